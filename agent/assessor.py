@@ -1,0 +1,36 @@
+"""The one interface both assessors (offline engine, LLM agent) implement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from merchant_review.pages import CrawlReport, PageSnapshot
+from merchant_review.policy import PolicyCorpus, RetrievedRule
+from merchant_review.records import MerchantRecord
+from merchant_review.verdict import Assessment, Finding
+from tools.toolbox import ReviewToolbox
+
+
+@dataclass
+class AssessmentRequest:
+    """Everything an assessor may look at. Page text is untrusted data."""
+
+    merchant: MerchantRecord | None
+    website: str
+    crawl: CrawlReport
+    pages: list[PageSnapshot]  # crawled pages, plus any the agent fetches (shared list)
+    rules: list[RetrievedRule]
+    corpus: PolicyCorpus
+    leads: list[Finding] = field(default_factory=list)  # cascade: offline findings as leads
+
+
+class Assessor(Protocol):
+    @property
+    def engine(self) -> str:
+        """The engine id the audit log records (e.g. "offline-rules@v1", "llm")."""
+        ...
+
+    async def assess(self, request: AssessmentRequest, toolbox: ReviewToolbox) -> Assessment:
+        """Propose findings with citations; code verifies them and decides."""
+        ...

@@ -1,0 +1,71 @@
+"""The audit sink: how nodes, tools and model calls report what they did.
+
+Storage implements it against the SQL audit log; tests can collect events in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+
+class EventKind(StrEnum):
+    STEP = "step"
+    TOOL_CALL = "tool_call"
+    MODEL_CALL = "model_call"
+
+
+@dataclass
+class AuditEvent:
+    kind: EventKind
+    name: str
+    input: Any = None
+    output: Any = None
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class AuditSink(Protocol):
+    def record(self, event: AuditEvent) -> None: ...
+
+
+class MemoryAudit:
+    """Collects events in a list (tests, dry runs)."""
+
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    def record(self, event: AuditEvent) -> None:
+        self.events.append(event)
+
+    def names(self, kind: EventKind | None = None) -> list[str]:
+        return [e.name for e in self.events if kind is None or e.kind is kind]
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(to_jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_of(value: Any) -> str:
+    data = value if isinstance(value, bytes) else canonical_json(value).encode()
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,101 @@
+"""One typed settings object: environment (MERCHANT_REVIEW_*), .env file, then CLI flags."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EngineChoice(StrEnum):
+    AUTO = "auto"  # the LLM agent when a model is configured, else the offline engine
+    OFFLINE = "offline"
+    LLM = "llm"
+    CASCADE = "cascade"  # offline first; the LLM reviews what offline cannot settle
+
+
+def default_database_url() -> str:
+    data_dir = Path(user_data_dir("merchant-review", appauthor=False))
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return "sqlite:///merchant-review.db"
+    return f"sqlite:///{data_dir / 'merchant-review.db'}"
+
+
+class CrawlSettings(BaseModel):
+    max_pages: int = Field(default=12, ge=1, le=500)
+    max_depth: int = Field(default=3, ge=0, le=10)
+    max_bytes_per_page: int = Field(default=2_000_000, ge=1_000)
+    max_total_bytes: int = Field(default=10_000_000, ge=1_000)
+    time_budget_s: float = Field(default=45.0, gt=0)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    concurrency: int = Field(default=4, ge=1, le=32)
+    user_agent: str = "merchant-review/0.1 (+supportability review; respects robots.txt)"
+    respect_robots: bool = True
+    # Hosts or CIDR ranges that may be reached although private/loopback (tests, eval, demo).
+    allow_private: list[str] = Field(default_factory=list)
+    # host -> "http://127.0.0.1:PORT": send that host's requests to another origin, like
+    # curl --resolve. URLs, links and citations keep the logical host.
+    origin_overrides: dict[str, str] = Field(default_factory=dict)
+
+
+class ModelSettings(BaseModel):
+    base_url: str | None = None
+    name: str | None = None
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=10)
+    step_budget: int = Field(default=8, ge=1, le=50)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_page_chars: int = Field(default=6_000, ge=500)
+    # "json_schema" works on OpenAI and vLLM; llama.cpp honours forced tool calls.
+    verdict_via: str = Field(default="tool", pattern="^(tool|json_object)$")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url or self.api_key) and bool(self.name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MERCHANT_REVIEW_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    database_url: str = Field(default_factory=default_database_url)
+    engine: EngineChoice = EngineChoice.AUTO
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    policy_dir: Path | None = None  # None: the corpus shipped with the project
+    # A prohibited finding needs this confidence to reject; below it the case escalates.
+    reject_min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    # Below this verdict confidence an approve is escalated instead.
+    approve_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Send owner names, emails and phone numbers to a model only when allowed.
+    share_personal_data_with_model: bool = False
+
+    def resolved_engine(self) -> EngineChoice:
+        if self.engine is EngineChoice.AUTO:
+            return EngineChoice.LLM if self.model.configured else EngineChoice.OFFLINE
+        return self.engine
+
+
+class ConfigError(Exception):
+    """Settings could not be read; the message says which and why."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
