@@ -1,0 +1,10 @@
+import openai
+import pytest
+
+from tests.conftest import RealModelCallError
+
+
+async def test_a_real_model_call_fails_in_tests() -> None:
+    client = openai.AsyncOpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1", max_retries=0)
+    with pytest.raises(RealModelCallError, match="real model call attempted"):
+        await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
