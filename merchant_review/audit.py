@@ -69,3 +69,15 @@ def canonical_json(value: Any) -> str:
 def sha256_of(value: Any) -> str:
     data = value if isinstance(value, bytes) else canonical_json(value).encode()
     return hashlib.sha256(data).hexdigest()
+
+
+REDACTED = "[redacted]"
+
+
+def redact(value: Any, keys: frozenset[str]) -> Any:
+    """A copy of `value` with the values of personal-data keys replaced, at any depth."""
+    if isinstance(value, dict):
+        return {k: REDACTED if k in keys else redact(v, keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, keys) for v in value]
+    return value

@@ -1,0 +1,42 @@
+"""Choosing the assessor from settings: offline engine, LLM agent, or the cascade."""
+
+from __future__ import annotations
+
+from agent.assessor import Assessor
+from merchant_review.settings import EngineChoice, Settings
+
+
+class EngineConfigError(Exception):
+    """The settings ask for an engine that cannot be built (e.g. no model configured)."""
+
+
+def offline_assessor(settings: Settings) -> Assessor:
+    from agent.offline import OfflineAssessor
+
+    return OfflineAssessor()
+
+
+def llm_assessor(settings: Settings) -> Assessor:
+    from agent.llm import LLMAssessor, make_openai_client
+    from agent.prompts import PromptSet
+
+    if not settings.model.configured:
+        raise EngineConfigError(
+            "the LLM engine needs a model: set MERCHANT_REVIEW_MODEL__NAME and "
+            "MERCHANT_REVIEW_MODEL__BASE_URL (or MERCHANT_REVIEW_MODEL__API_KEY for OpenAI)"
+        )
+    return LLMAssessor(
+        make_openai_client(settings.model),
+        settings.model,
+        PromptSet.load(),
+        include_personal=settings.share_personal_data_with_model,
+    )
+
+
+def assessor_for(settings: Settings) -> Assessor:
+    engine = settings.resolved_engine()
+    if engine is EngineChoice.OFFLINE:
+        return offline_assessor(settings)
+    if engine is EngineChoice.LLM:
+        return llm_assessor(settings)
+    raise EngineConfigError(f"engine {engine.value!r} is not available yet")

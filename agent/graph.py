@@ -1,0 +1,104 @@
+"""The review graph, in one place.
+
+    load_merchant → crawl_website → retrieve_rules → assess → verify_citations → decide → record
+
+Any node that fails records its error and jumps to `decide`, which turns it into an
+`escalate` verdict, and `record` stores it: a failed review still leaves its audit trail.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+
+from agent import nodes
+from agent.context import ReviewContext
+from agent.state import ReviewInput, ReviewState
+from merchant_review.audit import AuditEvent, EventKind, sha256_of
+from merchant_review.storage import ReviewAudit
+
+
+class Node(Protocol):
+    def __call__(
+        self, state: ReviewState, *, runtime: Runtime[ReviewContext]
+    ) -> Awaitable[dict[str, Any]]: ...
+
+
+PIPELINE: list[tuple[str, Node]] = [
+    ("crawl_website", nodes.crawl_website),
+    ("retrieve_rules", nodes.retrieve_rules),
+    ("assess", nodes.assess),
+    ("verify_citations", nodes.verify_citations),
+]
+
+
+def _summary(update: dict[str, Any]) -> dict[str, Any]:
+    """A short, loggable account of what a node added to the state."""
+    summary: dict[str, Any] = {}
+    for key, value in update.items():
+        if isinstance(value, list):
+            summary[key] = f"{len(value)} items"
+        elif hasattr(value, "model_dump"):
+            summary[key] = sha256_of(value)[:16]
+        else:
+            summary[key] = value
+    return summary
+
+
+def audited(name: str, node: Node) -> Node:
+    """Run a node, record a step event, and turn an exception into state['error']."""
+
+    async def run(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> dict[str, Any]:
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            update = await node(state, runtime=runtime)
+        except Exception as exc:  # a failed step must still end in a recorded verdict
+            error = f"{name} failed: {type(exc).__name__}: {exc}"
+            update = {"error": error}
+        ReviewAudit(runtime.context.store, state["review_id"]).record(
+            AuditEvent(
+                kind=EventKind.STEP,
+                name=name,
+                input={"website": state["website"], "keys": sorted(state)},
+                output=_summary(update),
+                latency_ms=(time.perf_counter() - started) * 1000,
+                error=error,
+            )
+        )
+        return update
+
+    run.__name__ = name
+    return run
+
+
+def _next_or_decide(target: str) -> Callable[[ReviewState], str]:
+    def route(state: ReviewState) -> str:
+        return "decide" if state.get("error") else target
+
+    return route
+
+
+def build_review_graph() -> CompiledStateGraph[
+    ReviewState, ReviewContext, ReviewInput, ReviewState
+]:
+    """The compiled graph; engines, storage and settings come in through the context."""
+    graph = StateGraph(ReviewState, context_schema=ReviewContext, input_schema=ReviewInput)
+    graph.add_node("load_merchant", nodes.load_merchant)
+    for name, node in PIPELINE:
+        graph.add_node(name, audited(name, node))
+    graph.add_node("decide", audited("decide", nodes.decide))
+    graph.add_node("record", nodes.record)
+
+    graph.add_edge(START, "load_merchant")
+    graph.add_edge("load_merchant", PIPELINE[0][0])
+    for (name, _), (following, _) in zip(PIPELINE, [*PIPELINE[1:], ("decide", None)], strict=True):
+        graph.add_conditional_edges(name, _next_or_decide(following), [following, "decide"])
+    graph.add_edge("decide", "record")
+    graph.add_edge("record", END)
+    return graph.compile(name="merchant_review")

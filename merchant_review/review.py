@@ -1,0 +1,130 @@
+"""Running reviews: wires settings, storage, the assessor and the graph together."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import httpx
+
+from merchant_review.audit import sha256_of
+from merchant_review.policy import PolicyCorpus, load_corpus
+from merchant_review.records import MerchantRecord
+from merchant_review.settings import EngineChoice, Settings
+from merchant_review.storage import Store
+from merchant_review.verdict import Verdict
+
+if TYPE_CHECKING:
+    from agent.assessor import Assessor
+
+
+class ReviewInputError(Exception):
+    """The review cannot start: unknown merchant, bad URL. Nothing has been written."""
+
+
+def validate_website(url: str) -> str:
+    """The URL if it is an absolute http(s) URL with a host; else a clear error."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"}:
+        raise ReviewInputError(f"bad URL {url!r}: only http:// and https:// sites can be reviewed")
+    if not parts.hostname:
+        raise ReviewInputError(f"bad URL {url!r}: no host name")
+    return url.strip()
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    """Hash of the settings that shape a verdict (no secrets, no database location)."""
+    data = settings.model_dump(mode="json", exclude={"database_url"})
+    data["model"].pop("api_key", None)
+    return sha256_of(data)
+
+
+def build_assessor(settings: Settings) -> Assessor:
+    """The assessor the settings ask for: offline engine, LLM agent, or the cascade."""
+    from agent.engines import assessor_for
+
+    return assessor_for(settings)
+
+
+class Reviewer:
+    """Reviews merchants with one set of dependencies; use as an async context manager."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        assessor: Assessor | None = None,
+        corpus: PolicyCorpus | None = None,
+        trigger: str = "cli",
+        eval_run_id: str | None = None,
+        batch_run_id: str | None = None,
+    ) -> None:
+        from agent.graph import build_review_graph
+
+        self.settings = settings
+        self.store = store
+        self.corpus = corpus or load_corpus(settings.policy_dir)
+        self.assessor = assessor or build_assessor(settings)
+        self.trigger = trigger
+        self.eval_run_id = eval_run_id
+        self.batch_run_id = batch_run_id
+        self.graph = build_review_graph()
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Reviewer:
+        from tools.crawler import make_client
+
+        self._client = make_client(self.settings.crawl)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def review_merchant(self, merchant_id: str) -> Verdict:
+        """Review a merchant held in the records database."""
+        record = self.store.get_merchant(merchant_id)
+        if record is None:
+            raise ReviewInputError(f"unknown merchant {merchant_id!r}: not in the records database")
+        return await self._run(record, validate_website(record.website))
+
+    async def review_url(self, url: str) -> Verdict:
+        """Review a website with no stored record."""
+        return await self._run(None, validate_website(url))
+
+    async def _run(self, merchant: MerchantRecord | None, website: str) -> Verdict:
+        from agent.context import ReviewContext
+
+        if self._client is None:
+            raise RuntimeError("use `async with Reviewer(...)` to open the HTTP client")
+        context = ReviewContext(
+            settings=self.settings,
+            store=self.store,
+            assessor=self.assessor,
+            corpus=self.corpus,
+            http_client=self._client,
+            settings_hash=settings_fingerprint(self.settings),
+            trigger=self.trigger,
+            eval_run_id=self.eval_run_id,
+            batch_run_id=self.batch_run_id,
+        )
+        state = await self.graph.ainvoke(
+            {"merchant": merchant, "website": website}, context=context
+        )
+        verdict: Verdict = state["verdict"]
+        return verdict
+
+
+def engine_label(settings: Settings) -> str:
+    engine = settings.resolved_engine()
+    if engine is EngineChoice.OFFLINE:
+        return "offline"
+    return f"{engine.value}:{settings.model.name or '?'}"
