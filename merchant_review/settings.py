@@ -91,11 +91,15 @@ class ConfigError(Exception):
     """Settings could not be read; the message says which and why."""
 
 
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic validation error as one readable line: `field.path: message; ...`."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )
+
+
 def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration: {problems}") from exc
+        raise ConfigError(f"invalid configuration: {validation_problems(exc)}") from exc
