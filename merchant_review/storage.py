@@ -360,7 +360,7 @@ class Store:
             if merchant_id is not None:
                 query = query.where(ReviewRow.merchant_id == merchant_id)
             rows = session.execute(query.order_by(ReviewRow.started_at.desc()).limit(limit))
-            return [(review, verdict) for review, verdict in rows.tuples()]
+            return [(review, verdict) for review, verdict in rows]
 
     def prior_reviews(self, merchant_id: str, limit: int = 5) -> list[dict[str, Any]]:
         """Completed reviews of a merchant, newest first, as the records tool reports them."""
