@@ -14,8 +14,9 @@ import re
 from collections.abc import Iterator
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from bs4 import BeautifulSoup, Comment, NavigableString, PageElement, PreformattedString, Tag
+from bs4 import BeautifulSoup, Comment, Tag
 from bs4.dammit import EncodingDetector, UnicodeDammit
+from bs4.element import NavigableString, PageElement, PreformattedString
 from pydantic import BaseModel, Field
 
 from merchant_review.pages import Link
@@ -81,14 +82,19 @@ def _known_codec(name: str) -> bool:
 
 
 def extract_page(html: str | bytes, url: str, *, http_charset: str | None = None) -> ExtractedPage:
-    """Parse one page; links are absolute (against <base href> and `url`), fragment-free."""
+    """Parse one page; links are absolute (against <base href> and `url`), fragment-free.
+
+    Links include those inside hidden content: a page the merchant hides from visitors
+    but still serves is worth a reviewer's look.
+    """
     markup = decode_html(html, http_charset) if isinstance(html, bytes) else html
     soup = BeautifulSoup(markup, "lxml")
     base_url = _base_url(soup, url)
+    meta = _meta(soup)
     page = ExtractedPage(
         title=_title(soup),
-        meta=_meta(soup),
-        lang=_lang(soup),
+        meta=meta,
+        lang=_lang(soup) or meta.get("content-language") or meta.get("og:locale"),
         base_url=base_url,
         links=_links(soup, base_url),
     )

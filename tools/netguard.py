@@ -116,7 +116,15 @@ def _destination_parts(url: str, settings: CrawlSettings) -> tuple[str, str, int
         parts = _split(origin)
         host = parts.hostname or ""
     scheme = parts.scheme.lower()
-    return scheme, host, parts.port or _DEFAULT_PORTS[scheme], origin is not None
+    # "name." is the same name as "name"; resolving the dotted form can miss /etc/hosts.
+    return scheme, host.rstrip("."), parts.port or _DEFAULT_PORTS[scheme], origin is not None
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 async def resolve(host: str, port: int, timeout_s: float) -> tuple[IPAddress, ...]:
@@ -138,16 +146,17 @@ async def check_url(url: str, settings: CrawlSettings) -> Destination:
     """
     scheme, host, port, overridden = _destination_parts(url, settings)
     names, networks = _parse_allow_list(settings.allow_private)
-    logical = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    logical = (urlsplit(url.strip()).hostname or "").rstrip(".")  # before any override
     addresses = await resolve(host, port, settings.request_timeout_s)
     if not addresses:
         raise UnresolvableHost(f"{host!r} resolved to no address")
-    if logical in names or host.rstrip(".") in names:
+    if names & {logical, logical.removeprefix("www."), host}:
         return Destination(scheme, host, port, addresses, overridden)
     for address in addresses:
         allowed = any(address.version == net.version and address in net for net in networks)
         if not allowed and not is_public_address(address):
-            raise BlockedDestination(url, f"{host} resolves to non-public address {address}")
+            how = "is a" if _literal(host) == address else f"resolves to {address}, a"
+            raise BlockedDestination(url, f"{host} {how} non-public address")
     return Destination(scheme, host, port, addresses, overridden)
 
 
