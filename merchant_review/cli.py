@@ -35,6 +35,15 @@ app = typer.Typer(
 merchants_app = typer.Typer(help="The merchant-records database.", no_args_is_help=True)
 app.add_typer(merchants_app, name="merchants")
 
+
+def _register_eval() -> None:
+    from evals.cli import eval_app
+
+    app.add_typer(eval_app, name="eval")
+
+
+_register_eval()
+
 console = Console()
 err_console = Console(stderr=True)
 
