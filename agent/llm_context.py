@@ -1,0 +1,113 @@
+"""The opening conversation of an LLM review, with untrusted text fenced off as data.
+
+Everything the merchant controls (page text, titles, URLs, the declared record, quotes in
+offline leads) is placed inside delimited blocks: `<untrusted_page url="...">`,
+`<merchant_record>`, `<offline_leads>`. A page could try to close its block early and
+write "instructions" after it, so any occurrence of a block tag inside the data is
+neutralised (its `<` becomes `&lt;`) before it is placed in the prompt; the system prompt
+tells the model that block contents are data, never instructions.
+
+Hidden page text (PageSnapshot.hidden_text: display:none, comments) is NOT included: it
+cannot be cited (verification only accepts visible text) and it is the most common
+carrier of prompt injections. The model sees only PageSnapshot.citable_text().
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from agent.assessor import AssessmentRequest
+from agent.prompts import PromptSet
+from merchant_review.pages import CrawlReport, PageSnapshot
+
+BLOCK_TAGS = ("untrusted_page", "merchant_record", "offline_leads")
+
+# "<" (optionally "</", with spaces) followed by one of our tag names, any case.
+_TAG = re.compile(r"<(\s*/?\s*)(?=(?:" + "|".join(BLOCK_TAGS) + r")\b)", re.IGNORECASE)
+
+
+def neutralise(text: str) -> str:
+    """Untrusted text with every opening or closing block tag defused."""
+    return _TAG.sub(r"&lt;\1", text)
+
+
+def to_json(value: Any, indent: int | None = 1) -> str:
+    """JSON of data placed in the prompt (unicode kept as is; indented unless told not)."""
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+
+
+def page_block(page: PageSnapshot, max_chars: int) -> str:
+    """One fetched page's visible text as a delimited, neutralised data block."""
+    text = page.citable_text()
+    truncated = len(text) > max_chars
+    body = neutralise(text[:max_chars])
+    url = html.escape(neutralise(page.url), quote=True)
+    attributes = f'url="{url}" status="{page.status}"'
+    if truncated:
+        attributes += f' truncated_at_chars="{max_chars}"'
+    return f"<untrusted_page {attributes}>\n{body}\n</untrusted_page>"
+
+
+def crawl_summary(crawl: CrawlReport, pages: list[PageSnapshot]) -> str:
+    """What the crawl did, for the model to judge the site status (neutralised)."""
+    ok = [page for page in pages if page.ok]
+    lines = [
+        f"Start URL: {crawl.start_url}",
+        f"Pages fetched: {len(pages)} ({len(ok)} usable)",
+    ]
+    if crawl.stopped_because:
+        lines.append(f"Crawl stopped because: {crawl.stopped_because}")
+    if crawl.skipped:
+        lines.append(f"URLs skipped: {len(crawl.skipped)}")
+    for page in pages:
+        if not page.ok:
+            error = f", {page.error}" if page.error else ""
+            lines.append(f"Failed: {page.url} (status {page.status}{error})")
+    return neutralise("\n".join(lines))
+
+
+def task_values(
+    request: AssessmentRequest, *, include_personal: bool, max_page_chars: int
+) -> dict[str, Any]:
+    """The values review_task.md is rendered with.
+
+    website, merchant (JSON or None), rules (JSON or ""), leads (JSON or ""), crawl
+    (summary text) and pages (the page blocks, or "" when none could be fetched).
+    """
+    merchant = request.merchant
+    record = merchant.fields(include_personal=include_personal) if merchant else None
+    rules = [hit.rule.summary() for hit in request.rules]
+    leads = [lead.model_dump(mode="json") for lead in request.leads]
+    pages = [page_block(page, max_page_chars) for page in request.pages if page.ok]
+    return {
+        "website": neutralise(request.website),
+        "merchant": neutralise(to_json(record)) if record is not None else None,
+        "rules": to_json(rules) if rules else "",
+        "leads": neutralise(to_json(leads)) if leads else "",
+        "crawl": crawl_summary(request.crawl, request.pages),
+        "pages": "\n\n".join(pages),
+    }
+
+
+def opening_messages(
+    request: AssessmentRequest,
+    prompts: PromptSet,
+    *,
+    include_personal: bool,
+    max_page_chars: int,
+) -> list[dict[str, Any]]:
+    """The system prompt and the task message that start every review conversation."""
+    values = task_values(request, include_personal=include_personal, max_page_chars=max_page_chars)
+    return [
+        {"role": "system", "content": prompts.system()},
+        {"role": "user", "content": prompts.review_task(**values)},
+    ]
+
+
+def tool_result_message(call_id: str, result: Any) -> dict[str, Any]:
+    """A tool result for the model; page text inside it is neutralised like page blocks."""
+    content = result if isinstance(result, str) else to_json(result, indent=None)
+    return {"role": "tool", "tool_call_id": call_id, "content": neutralise(content)}
