@@ -39,4 +39,6 @@ def assessor_for(settings: Settings) -> Assessor:
         return offline_assessor(settings)
     if engine is EngineChoice.LLM:
         return llm_assessor(settings)
-    raise EngineConfigError(f"engine {engine.value!r} is not available yet")
+    from agent.cascade import CascadeAssessor
+
+    return CascadeAssessor(offline_assessor(settings), llm_assessor(settings), settings)

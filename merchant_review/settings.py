@@ -61,6 +61,18 @@ class ModelSettings(BaseModel):
         return bool(self.base_url or self.api_key) and bool(self.name)
 
 
+class CascadeRoute(StrEnum):
+    NON_APPROVE = "non_approve"  # the model reviews every case offline would not approve
+    LOW_CONFIDENCE = "low_confidence"  # ... every case offline is unsure of
+    EITHER = "either"  # ... both
+
+
+class CascadeSettings(BaseModel):
+    route: CascadeRoute = CascadeRoute.EITHER
+    # Offline verdicts below this confidence go to the model (LOW_CONFIDENCE, EITHER).
+    confidence_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MERCHANT_REVIEW_",
@@ -73,6 +85,7 @@ class Settings(BaseSettings):
     engine: EngineChoice = EngineChoice.AUTO
     model: ModelSettings = Field(default_factory=ModelSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    cascade: CascadeSettings = Field(default_factory=CascadeSettings)
     policy_dir: Path | None = None  # None: the corpus shipped with the project
     # A prohibited finding needs this confidence to reject; below it the case escalates.
     reject_min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
