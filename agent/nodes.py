@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.runtime import Runtime
-from tools.crawler import crawl_site
 
 from agent.assessor import AssessmentRequest
 from agent.context import ReviewContext
 from agent.decide import decide_outcome
 from agent.state import ReviewState
 from agent.verify import verify_findings
+from merchant_review.review import settings_record
 from merchant_review.storage import ReviewAudit
 from merchant_review.verdict import Assessment, Verdict
 from tools.toolbox import ReviewToolbox
@@ -31,9 +31,11 @@ async def load_merchant(state: ReviewState, *, runtime: Runtime[ReviewContext]) 
         prompt_version=getattr(ctx.assessor, "prompt_version", None),
         corpus_version=ctx.corpus.version,
         settings_hash=ctx.settings_hash,
+        settings=settings_record(ctx.settings),
         trigger=ctx.trigger,
         eval_run_id=ctx.eval_run_id,
         batch_run_id=ctx.batch_run_id,
+        replay_of=ctx.replay_of,
     )
     return {"review_id": review_id, "pages": [], "pages_saved": 0, "error": None}
 
@@ -41,8 +43,8 @@ async def load_merchant(state: ReviewState, *, runtime: Runtime[ReviewContext]) 
 async def crawl_website(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> Update:
     """Crawl the merchant's site within the configured limits; store every fetched page."""
     ctx = runtime.context
-    report = await crawl_site(state["website"], ctx.settings.crawl, client=ctx.http_client)
-    ctx.store.save_pages(state["review_id"], report.pages)
+    report = await ctx.page_source.crawl(state["website"], ctx.settings.crawl, ctx.http_client)
+    ctx.store.save_crawl(state["review_id"], report)
     return {"crawl": report, "pages": list(report.pages), "pages_saved": len(report.pages)}
 
 
@@ -69,7 +71,7 @@ async def assess(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> Upda
         corpus=ctx.corpus,
         crawl_settings=ctx.settings.crawl,
         audit=ReviewAudit(ctx.store, state["review_id"]),
-        records=ctx.store if state["merchant"] else None,
+        records=(ctx.records or ctx.store) if state["merchant"] else None,
         http_client=ctx.http_client,
         include_personal=ctx.settings.share_personal_data_with_model,
     )

@@ -225,3 +225,9 @@ def demo(
 
 def main() -> None:
     app()
+
+
+# The audit-log commands (db, audit verify, replay, override, export-labels).
+from merchant_review.cli_audit import register  # noqa: E402  (they use this module's helpers)
+
+register(app)

@@ -99,11 +99,14 @@ def print_stored_review(stored: StoredReview, console: Console) -> None:
         f"[bold]review {review.id}[/bold]  merchant={review.merchant_id or '-'}  "
         f"started={review.started_at:%Y-%m-%d %H:%M:%S}  trigger={review.trigger}"
         + (f"  eval_run={review.eval_run_id}" if review.eval_run_id else "")
+        + (f"  replay_of={review.replay_of}" if review.replay_of else "")
     )
     if verdict is None:
         console.print("[yellow]no verdict recorded (review interrupted or still running)[/yellow]")
     else:
         print_verdict(verdict, console)
+    if stored.overrides:
+        print_overrides(stored, console)
     events = Table(title="audit trail")
     for column in ("#", "kind", "name", "ms", "tokens", "error"):
         events.add_column(column)
@@ -127,6 +130,33 @@ def print_stored_review(stored: StoredReview, console: Console) -> None:
             page.url, str(page.status or "-"), str(page.bytes), (page.raw_sha256 or "")[:12], note
         )
     console.print(pages)
+
+
+def print_overrides(stored: StoredReview, console: Console) -> None:
+    """The analysts' overrides, oldest first, and the decision that stands."""
+    table = Table(title="analyst overrides")
+    for column in ("#", "when", "analyst", "decision", "categories", "reason"):
+        table.add_column(column)
+    for row in stored.overrides:
+        decision = row.decision
+        categories = "(verdict's)" if row.categories is None else ", ".join(row.categories)
+        table.add_row(
+            str(row.seq),
+            f"{row.created_at:%Y-%m-%d %H:%M}",
+            row.analyst,
+            Text(decision, style=DECISION_STYLE.get(decision, "")),
+            categories or "none",
+            row.reason,
+        )
+    console.print(table)
+    final = stored.final_decision()
+    if final is not None:
+        how = "confirmed" if final.confirmed else f"engine said {final.engine_decision.value}"
+        console.print(
+            f"decision that stands: [bold]{final.decision.value}[/bold] "
+            f"({', '.join(c.value for c in final.categories) or 'no categories'}; "
+            f"{how}; by {final.analyst})"
+        )
 
 
 def print_merchants(merchants: list[MerchantRecord], console: Console) -> None:

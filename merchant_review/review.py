@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,6 +17,8 @@ from merchant_review.verdict import Verdict
 
 if TYPE_CHECKING:
     from agent.assessor import Assessor
+    from agent.context import PageSource
+    from tools.records import RecordsSource
 
 
 class ReviewInputError(Exception):
@@ -33,11 +35,16 @@ def validate_website(url: str) -> str:
     return url.strip()
 
 
-def settings_fingerprint(settings: Settings) -> str:
-    """Hash of the settings that shape a verdict (no secrets, no database location)."""
+def settings_record(settings: Settings) -> dict[str, Any]:
+    """The settings that shape a verdict (no secrets, no database location), as stored."""
     data = settings.model_dump(mode="json", exclude={"database_url"})
     data["model"].pop("api_key", None)
-    return sha256_of(data)
+    return data
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    """Hash of the settings that shape a verdict (no secrets, no database location)."""
+    return sha256_of(settings_record(settings))
 
 
 def build_assessor(settings: Settings) -> Assessor:
@@ -60,7 +67,10 @@ class Reviewer:
         trigger: str = "cli",
         eval_run_id: str | None = None,
         batch_run_id: str | None = None,
+        page_source: PageSource | None = None,
+        http_client: httpx.AsyncClient | None = None,
     ) -> None:
+        """`page_source` and `http_client` replace the live crawl and network (replay)."""
         from agent.graph import build_review_graph
 
         self.settings = settings
@@ -71,12 +81,14 @@ class Reviewer:
         self.eval_run_id = eval_run_id
         self.batch_run_id = batch_run_id
         self.graph = build_review_graph()
+        self.page_source = page_source
+        self._given_client = http_client
         self._client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> Reviewer:
         from tools.crawler import make_client
 
-        self._client = make_client(self.settings.crawl)
+        self._client = self._given_client or make_client(self.settings.crawl)
         return self
 
     async def __aexit__(
@@ -85,9 +97,9 @@ class Reviewer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._client is not None:
+        if self._client is not None and self._client is not self._given_client:
             await self._client.aclose()
-            self._client = None
+        self._client = None
 
     async def review_merchant(self, merchant_id: str) -> Verdict:
         """Review a merchant held in the records database."""
@@ -100,8 +112,26 @@ class Reviewer:
         """Review a website with no stored record."""
         return await self._run(None, validate_website(url))
 
-    async def _run(self, merchant: MerchantRecord | None, website: str) -> Verdict:
-        from agent.context import ReviewContext
+    async def replay(
+        self,
+        merchant: MerchantRecord | None,
+        website: str,
+        *,
+        records: RecordsSource | None,
+        replay_of: str,
+    ) -> Verdict:
+        """Re-run a stored review (merchant_review/replay.py sets up the seams)."""
+        return await self._run(merchant, website, records=records, replay_of=replay_of)
+
+    async def _run(
+        self,
+        merchant: MerchantRecord | None,
+        website: str,
+        *,
+        records: RecordsSource | None = None,
+        replay_of: str | None = None,
+    ) -> Verdict:
+        from agent.context import LiveCrawl, ReviewContext
 
         if self._client is None:
             raise RuntimeError("use `async with Reviewer(...)` to open the HTTP client")
@@ -115,6 +145,9 @@ class Reviewer:
             trigger=self.trigger,
             eval_run_id=self.eval_run_id,
             batch_run_id=self.batch_run_id,
+            page_source=self.page_source or LiveCrawl(),
+            records=records,
+            replay_of=replay_of,
         )
         state = await self.graph.ainvoke(
             {"merchant": merchant, "website": website}, context=context

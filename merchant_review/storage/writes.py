@@ -1,0 +1,91 @@
+"""Appending to the audit log: records to a review's chain, seals to the ledger, blobs.
+
+Every function here runs inside the caller's write transaction. Appending locks the chain
+head first (SELECT ... FOR UPDATE on PostgreSQL; on SQLite the transaction began with
+BEGIN IMMEDIATE and already holds the write lock), so concurrent writers to one review or
+to the ledger queue up and each sees the head the previous one left. Locks are always
+taken in the same order, review chain then ledger, so two writers cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from merchant_review.chain import entry_hash, seal
+from merchant_review.storage.blobs import EncodedContent
+from merchant_review.storage.errors import StorageError, UnknownReview
+from merchant_review.storage.schema import (
+    LEDGER_CHAIN,
+    Chained,
+    ChainHeadRow,
+    LedgerRow,
+    PageBlobRow,
+    ReviewRow,
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def locked_head(session: Session, chain_id: str) -> ChainHeadRow | None:
+    """The chain's head row, locked until the transaction ends (None: no such chain)."""
+    query = select(ChainHeadRow).where(ChainHeadRow.chain_id == chain_id).with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def _ledger(session: Session, review_id: str, kind: str, record: Chained) -> None:
+    head = locked_head(session, LEDGER_CHAIN)
+    if head is None:  # made by the migration: its absence means a damaged schema
+        raise StorageError("the audit ledger has no head row: the schema is damaged")
+    entry = LedgerRow(
+        position=head.length + 1,
+        review_id=review_id,
+        kind=kind,
+        record_seq=record.seq,
+        record_hash=record.row_hash,
+        created_at=now(),
+        prev_hash=head.head_hash,
+    )
+    entry.entry_hash = entry_hash(entry)
+    session.add(entry)
+    head.length, head.head_hash = entry.position, entry.entry_hash
+
+
+def open_review(session: Session, review: ReviewRow) -> None:
+    """Start a review's chain with its review row (#0), and enter it in the ledger."""
+    seal(review, 0, "")
+    session.add(review)
+    session.add(ChainHeadRow(chain_id=review.id, length=1, head_hash=review.row_hash))
+    session.flush()  # the ledger entry refers to the review row
+    _ledger(session, review.id, "review", review)
+
+
+def append(
+    session: Session, review_id: str, rows: list[Chained], *, ledger_kind: str | None = None
+) -> None:
+    """Add records to the end of a review's chain; `ledger_kind` also seals the last one."""
+    head = locked_head(session, review_id)
+    if head is None:
+        raise UnknownReview(f"no review {review_id!r} in the audit log")
+    for row in rows:
+        row.review_id = review_id
+        seal(row, head.length, head.head_hash)
+        session.add(row)
+        head.length, head.head_hash = head.length + 1, row.row_hash
+    if ledger_kind is not None and rows:
+        session.flush()
+        _ledger(session, review_id, ledger_kind, rows[-1])
+
+
+def put_blob(session: Session, blob: EncodedContent) -> None:
+    """Store page content once: a blob already there (same sha256) is left as it is."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(PageBlobRow).values(
+        sha256=blob.sha256, codec=blob.codec, size=blob.size, data=blob.data, created_at=now()
+    )
+    session.execute(statement.on_conflict_do_nothing(index_elements=["sha256"]))
