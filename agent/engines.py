@@ -13,7 +13,7 @@ class EngineConfigError(Exception):
 def offline_assessor(settings: Settings) -> Assessor:
     from agent.offline import OfflineAssessor
 
-    return OfflineAssessor()
+    return OfflineAssessor(reject_min_confidence=settings.reject_min_confidence)
 
 
 def llm_assessor(settings: Settings) -> Assessor:

@@ -37,6 +37,9 @@ class PolicyRule(BaseModel):
     description: str
     # Phrases (case-insensitive, on word boundaries) or regular expressions prefixed "re:".
     positive_indicators: list[str] = Field(default_factory=list)
+    # Evidence that strengthens a finding but never makes one alone (e.g. drug names next
+    # to "no prescription needed"): ambiguous words belong here, not among the positives.
+    supporting_indicators: list[str] = Field(default_factory=list)
     # Lookalike contexts: when one stands near a positive match, that match is not evidence.
     negative_indicators: list[str] = Field(default_factory=list)
     examples: RuleExamples = Field(default_factory=RuleExamples)
@@ -50,13 +53,23 @@ class PolicyRule(BaseModel):
                 f"tier {self.tier.value!r} contradicts the taxonomy: "
                 f"{self.category.value} is {self.category.tier.value}"
             )
-        for pattern in [*self.positive_indicators, *self.negative_indicators]:
+        for pattern in self.indicators():
+            if not pattern.strip() or pattern.strip() == "re:":
+                raise ValueError("empty indicator")
             if pattern.startswith("re:"):
                 try:
                     re.compile(pattern[3:])
                 except re.error as exc:
                     raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
         return self
+
+    def indicators(self) -> list[str]:
+        """Every indicator of the rule: positive, supporting and negative."""
+        return [
+            *self.positive_indicators,
+            *self.supporting_indicators,
+            *self.negative_indicators,
+        ]
 
     def search_text(self) -> str:
         return " ".join(
@@ -65,6 +78,7 @@ class PolicyRule(BaseModel):
                 self.description,
                 self.category.value.replace("_", " "),
                 *(p.removeprefix("re:") for p in self.positive_indicators),
+                *(p.removeprefix("re:") for p in self.supporting_indicators),
                 *self.examples.violating,
             ]
         )
@@ -136,10 +150,10 @@ class PolicyCorpus:
         return hits[:k]
 
 
-def _read_rules(path: Path) -> list[PolicyRule]:
+def _read_rules(path: Path, data: bytes) -> list[PolicyRule]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
     items = raw.get("rules") if isinstance(raw, dict) else raw
     if not isinstance(items, list):
@@ -159,19 +173,59 @@ def corpus_files(directory: Path) -> list[Path]:
 
 
 def load_corpus(directory: Path | None = None) -> PolicyCorpus:
-    """Load and validate every rule file under `directory` (default: the shipped corpus)."""
-    return _load_corpus_cached((directory or data_dir("policy")).resolve())
+    """Load and validate every rule file under `directory` (default: the shipped corpus).
+
+    Loaded corpora are cached; the cache key includes each file's size and modification
+    time, so an edited rule file is picked up by the next call.
+    """
+    resolved = (directory or data_dir("policy")).resolve()
+    return _load_corpus_cached(resolved, _stat_signature(resolved))
+
+
+def _stat_signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    if not directory.is_dir():
+        return ()
+    signature = []
+    for path in corpus_files(directory):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # reported by the load itself
+        signature.append((path.as_posix(), stat.st_size, stat.st_mtime_ns))
+    return tuple(signature)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
+
+
+def _check_unique(rules: list[PolicyRule], path: Path, seen: dict[str, Path]) -> None:
+    """Rule ids are unique across the corpus: name both files when one repeats."""
+    for rule in rules:
+        first = seen.get(rule.id)
+        if first is not None:
+            where = "twice in this file" if first == path else f"also in {first}"
+            raise PolicyError(f"{path}: rule {rule.id}: duplicate rule id ({where})")
+        seen[rule.id] = path
 
 
 @lru_cache(maxsize=8)
-def _load_corpus_cached(directory: Path) -> PolicyCorpus:
+def _load_corpus_cached(
+    directory: Path, signature: tuple[tuple[str, int, int], ...]
+) -> PolicyCorpus:
     if not directory.is_dir():
         raise PolicyError(f"policy directory not found: {directory}")
-    files = corpus_files(directory)
     digest = hashlib.sha256()
     rules: list[PolicyRule] = []
-    for path in files:
+    seen: dict[str, Path] = {}
+    for path in corpus_files(directory):
+        data = _read_bytes(path)
         digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-        rules.extend(_read_rules(path))
+        digest.update(data + b"\0")
+        file_rules = _read_rules(path, data)
+        _check_unique(file_rules, path, seen)
+        rules.extend(file_rules)
     return PolicyCorpus(rules, version=f"corpus-{digest.hexdigest()[:12]}", source=directory)

@@ -1,0 +1,284 @@
+"""The indicator scorer: the policy rules' phrases and patterns matched on snippets.
+
+Every indicator of a corpus is compiled once per corpus version. Phrases are looked up
+through an index of their words, so a snippet only runs the few patterns whose words it
+contains; `re:` patterns run once per page over the page's folded snippets. A negative
+indicator (a lookalike context) in the same snippet cancels the rule's hit there; when
+lookalike contexts dominate a page, weak hits on that page are cancelled too.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from threading import Lock
+
+from agent.offline.regexgate import may_match, required_literals
+from agent.offline.scoring import SnippetHit
+from agent.offline.snippets import Snippet
+from agent.offline.textmatch import fold_for_match, indicator_pattern, phrase_keys, words
+from merchant_review.policy import PolicyCorpus, PolicyRule
+
+# How much one indicator proves on its own: a regex or several words are specific; a
+# single word is more often used in passing.
+SPECIFIC_WEIGHT = 1.0
+SINGLE_WORD_WEIGHT = 0.8
+# Evidence in terms pages, navigation and repeated boilerplate proves a little less.
+KIND_WEIGHT = {"terms": 0.7, "nav": 0.8, "boilerplate": 0.8, "faq": 0.9, "image": 0.9, "meta": 0.9}
+# A page is dominated by lookalike context when this many snippets show one and they
+# outnumber the hits at least twice; hits with a single distinct indicator then drop.
+DOMINANT_LOOKALIKES = 3
+_PAGE_JOIN = "\n\x00\n"  # no phrase or `\s`/`.` pattern runs across it
+
+
+class Role(Enum):
+    POSITIVE = "positive"
+    SUPPORTING = "supporting"
+    NEGATIVE = "negative"
+
+
+@dataclass(frozen=True)
+class Met:
+    """Where an indicator matched in a snippet's folded text, and what it matched."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One distinct indicator, compiled, with every rule (and role) that lists it."""
+
+    text: str  # as written in the rule
+    pattern: re.Pattern[str]
+    weight: float
+    uses: tuple[tuple[int, Role], ...]  # (rule position, role) for every rule that lists it
+    gate: frozenset[str] | None = None  # for a pattern: literals every match contains
+
+    @property
+    def is_pattern(self) -> bool:
+        return self.text.startswith("re:")
+
+
+def _weight(indicator: str) -> float:
+    if indicator.startswith("re:") or len(words(fold_for_match(indicator))) > 1:
+        return SPECIFIC_WEIGHT
+    return SINGLE_WORD_WEIGHT
+
+
+def _compile(rules: list[PolicyRule]) -> list[Indicator]:
+    """Every distinct indicator of the rules (same pattern, one indicator), compiled."""
+    uses: dict[str, list[tuple[int, Role]]] = defaultdict(list)
+    texts: dict[str, str] = {}
+    for position, rule in enumerate(rules):
+        for role, indicators in (
+            (Role.POSITIVE, rule.positive_indicators),
+            (Role.SUPPORTING, rule.supporting_indicators),
+            (Role.NEGATIVE, rule.negative_indicators),
+        ):
+            for text in indicators:
+                source = indicator_pattern(text)
+                uses[source].append((position, role))
+                texts.setdefault(source, text)
+    return [
+        Indicator(
+            text=texts[source],
+            pattern=re.compile(source),
+            weight=_weight(texts[source]),
+            uses=tuple(used),
+            gate=required_literals(source) if texts[source].startswith("re:") else None,
+        )
+        for source, used in uses.items()
+    ]
+
+
+class CompiledCorpus:
+    """Every indicator of one corpus version, compiled and indexed."""
+
+    def __init__(self, corpus: PolicyCorpus) -> None:
+        self.version = corpus.version
+        self.rules: list[PolicyRule] = list(corpus.rules)
+        self.indicators = _compile(self.rules)
+        # Phrases by the words a snippet must contain for them to match; patterns apart.
+        self.by_key: dict[str, list[int]] = defaultdict(list)
+        for number, indicator in enumerate(self.indicators):
+            if not indicator.is_pattern:
+                for key in phrase_keys(indicator.text):
+                    self.by_key[key].append(number)
+        self.unkeyed = tuple(n for n, i in enumerate(self.indicators) if i.is_pattern)
+
+    def match(self, snippets: Sequence[Snippet]) -> list[dict[int, Met]]:
+        """For each snippet: the indicators met in it, with where and what they met."""
+        found: list[dict[int, Met]] = [{} for _ in snippets]
+        for position, snippet in enumerate(snippets):
+            candidates = {n for key in snippet.keys for n in self.by_key.get(key, ())}
+            for number in candidates:
+                hit = self.indicators[number].pattern.search(snippet.folded)
+                if hit:
+                    found[position][number] = Met(hit.start(), hit.end(), hit.group(0))
+        for positions in _by_page(snippets).values():
+            self._match_patterns(snippets, positions, found)
+        return found
+
+    def _match_patterns(
+        self, snippets: Sequence[Snippet], positions: list[int], found: list[dict[int, Met]]
+    ) -> None:
+        """Run the `re:` indicators once over a whole page, then place each match."""
+        starts, offset = [], 0
+        for position in positions:
+            starts.append(offset)
+            offset += len(snippets[position].folded) + len(_PAGE_JOIN)
+        joined = _PAGE_JOIN.join(snippets[position].folded for position in positions)
+        for number in self.unkeyed:
+            indicator = self.indicators[number]
+            if not may_match(indicator.gate, joined):
+                continue
+            for hit in indicator.pattern.finditer(joined):
+                slot = bisect_right(starts, hit.start()) - 1
+                position, offset = positions[slot], starts[slot]
+                if hit.end() <= offset + len(snippets[position].folded):
+                    met = Met(hit.start() - offset, hit.end() - offset, hit.group(0))
+                    found[position].setdefault(number, met)
+
+
+def _by_page(snippets: Sequence[Snippet]) -> dict[int, list[int]]:
+    pages: dict[int, list[int]] = defaultdict(list)
+    for position, snippet in enumerate(snippets):
+        pages[snippet.page].append(position)
+    return pages
+
+
+_CACHE: dict[str, CompiledCorpus] = {}
+_CACHE_LOCK = Lock()
+_CACHE_SIZE = 4
+
+
+def compiled(corpus: PolicyCorpus) -> CompiledCorpus:
+    """The compiled form of a corpus, built once per corpus version."""
+    with _CACHE_LOCK:
+        cached = _CACHE.get(corpus.version)
+        if cached is None:
+            cached = CompiledCorpus(corpus)
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[corpus.version] = cached
+        return cached
+
+
+@dataclass
+class _RuleMatch:
+    """One rule's indicators in one snippet, before lookalikes are weighed."""
+
+    evidence: dict[str, float]
+    shown: list[str]
+    supporting: list[str]
+    lookalikes: list[str]
+
+
+class IndicatorScorer:
+    """Scores snippets by the rules' positive, supporting and negative indicators."""
+
+    name = "indicators"
+
+    def score(self, snippets: Sequence[Snippet], corpus: PolicyCorpus) -> list[SnippetHit]:
+        engine = compiled(corpus)
+        found = engine.match(snippets)
+        per_snippet = [
+            _rule_matches(engine, matches, snippets[i]) for i, matches in enumerate(found)
+        ]
+        dominated = _dominated_pages(snippets, per_snippet)
+        hits = []
+        for position, matches in enumerate(per_snippet):
+            snippet = snippets[position]
+            for rule_position, match in matches.items():
+                if not (match.evidence or match.supporting or match.lookalikes):
+                    continue
+                lookalikes = list(match.lookalikes)
+                page_context = dominated.get((rule_position, snippet.page))
+                if page_context and len(match.evidence) <= 1:
+                    lookalikes.append(f"page dominated by lookalike context ({page_context})")
+                hits.append(
+                    SnippetHit(
+                        rule=engine.rules[rule_position],
+                        snippet=snippet,
+                        evidence=match.evidence,
+                        shown=tuple(match.shown),
+                        supporting=tuple(match.supporting),
+                        lookalikes=tuple(lookalikes),
+                    )
+                )
+        return hits
+
+
+def _rule_matches(
+    engine: CompiledCorpus, matches: dict[int, Met], snippet: Snippet
+) -> dict[int, _RuleMatch]:
+    """Group one snippet's indicator matches by rule and role."""
+    kind_weight = KIND_WEIGHT.get(snippet.kind, 1.0)
+    by_rule: dict[int, _RuleMatch] = {}
+    positive_spans: dict[int, list[Met]] = defaultdict(list)
+    for number, met in matches.items():
+        for rule_position, role in engine.indicators[number].uses:
+            if role is Role.POSITIVE:
+                positive_spans[rule_position].append(met)
+    for number, met in matches.items():
+        indicator = engine.indicators[number]
+        for rule_position, role in indicator.uses:
+            match = by_rule.setdefault(rule_position, _RuleMatch({}, [], [], []))
+            shown = _shown(indicator.text, met.text)
+            if role is Role.NEGATIVE:
+                match.lookalikes.append(shown)
+            elif _inside_other(met, positive_spans[rule_position]):
+                # Words inside a longer positive match ("vapes" in "disposable vapes",
+                # "nicotine" in "nicotine pouches") are that evidence, not more of it.
+                continue
+            elif role is Role.SUPPORTING:
+                match.supporting.append(shown)
+            else:
+                match.evidence[indicator.text] = indicator.weight * kind_weight
+                match.shown.append(shown)
+    return by_rule
+
+
+def _inside_other(met: Met, spans: list[Met]) -> bool:
+    """Whether `met` lies within another positive match (of equal spans, the first wins)."""
+    for index, other in enumerate(spans):
+        if other is met or not (other.start <= met.start and met.end <= other.end):
+            continue
+        if other.end - other.start > met.end - met.start:
+            return True
+        if not any(earlier is met for earlier in spans[:index]):
+            return True
+    return False
+
+
+def _shown(indicator: str, matched: str) -> str:
+    # A pattern is shown by what it matched ("22% thc"), a phrase as the rule writes it.
+    return matched.strip()[:60] if indicator.startswith("re:") else indicator
+
+
+def _dominated_pages(
+    snippets: Sequence[Snippet], per_snippet: list[dict[int, _RuleMatch]]
+) -> dict[tuple[int, int], str]:
+    """(rule, page) pairs where lookalike context dominates, with an example of it."""
+    lookalike_count: dict[tuple[int, int], int] = defaultdict(int)
+    positive_count: dict[tuple[int, int], int] = defaultdict(int)
+    example: dict[tuple[int, int], str] = {}
+    for snippet, matches in zip(snippets, per_snippet, strict=True):
+        for rule_position, match in matches.items():
+            key = (rule_position, snippet.page)
+            if match.lookalikes:
+                lookalike_count[key] += 1
+                example.setdefault(key, match.lookalikes[0])
+            elif match.evidence:
+                positive_count[key] += 1
+    return {
+        key: example[key]
+        for key, count in lookalike_count.items()
+        if count >= DOMINANT_LOOKALIKES and count >= 2 * positive_count[key]
+    }
