@@ -78,12 +78,13 @@ def print_verdict(verdict: Verdict, console: Console) -> None:
 
 def print_verdict_summary(verdicts: list[Verdict], console: Console) -> None:
     table = Table(title="verdicts")
-    for column in ("merchant", "decision", "categories", "confidence", "top evidence"):
+    for column in ("merchant", "review", "decision", "categories", "confidence", "top evidence"):
         table.add_column(column)
     for verdict in verdicts:
         quote = next((c.quote for c in verdict.citations() if isinstance(c, PageCitation)), "-")
         table.add_row(
             verdict.merchant_id or verdict.website or "?",
+            (verdict.review_id or "-")[:10],
             Text(verdict.decision.value, style=DECISION_STYLE[verdict.decision.value]),
             ", ".join(c.value for c in verdict.categories) or "-",
             f"{verdict.confidence:.2f}",
