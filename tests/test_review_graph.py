@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.assessor import AssessmentRequest
 from merchant_review.audit import EventKind, MemoryAudit
-from merchant_review.policy import PolicyCorpus, PolicyRule
+from merchant_review.policy import PolicyCorpus
 from merchant_review.records import MerchantRecord
 from merchant_review.review import Reviewer, ReviewInputError
 from merchant_review.settings import Settings
@@ -16,11 +17,8 @@ from merchant_review.sitehost import SiteHost
 from merchant_review.storage import Store
 from merchant_review.taxonomy import Category, Decision
 from merchant_review.verdict import Assessment, Finding, PageCitation
+from tests.reviewsite import HOST, NIGHT, SITES, thc_corpus
 from tools.toolbox import ReviewToolbox
-
-SITES = Path(__file__).parent / "fixtures" / "review_sites"
-HOST = "gummies.example"
-NIGHT = f"https://{HOST}/shop/night.html"
 
 
 class QuotingAssessor:
@@ -55,20 +53,13 @@ class QuotingAssessor:
 
 @pytest.fixture
 def corpus() -> PolicyCorpus:
-    rule = PolicyRule(
-        id="illegal_drugs.thc",
-        category=Category.ILLEGAL_DRUGS,
-        tier=Category.ILLEGAL_DRUGS.tier,
-        title="THC products",
-        description="Products containing THC.",
-    )
-    return PolicyCorpus([rule], version="corpus-test", source=SITES)
+    return thc_corpus()
 
 
 @pytest.fixture
-def host() -> SiteHost:
+def host() -> Iterator[SiteHost]:
     with SiteHost({HOST: SITES / HOST, "down.example": None}) as running:
-        yield running  # type: ignore[misc]
+        yield running
 
 
 @pytest.fixture

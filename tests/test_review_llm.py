@@ -15,17 +15,15 @@ from agent.llm import LLMAssessor, RetryPolicy
 from agent.prompts import PromptSet
 from agent.scripted import ScriptedModel
 from merchant_review.audit import EventKind
-from merchant_review.policy import PolicyCorpus, PolicyRule
+from merchant_review.policy import PolicyCorpus
 from merchant_review.records import MerchantRecord
 from merchant_review.review import Reviewer
 from merchant_review.settings import ModelSettings, Settings
 from merchant_review.sitehost import SiteHost
 from merchant_review.storage import Store
-from merchant_review.taxonomy import Category, Decision
+from merchant_review.taxonomy import Decision
+from tests.reviewsite import HOST, NIGHT, SITES, thc_corpus
 
-SITES = Path(__file__).parent / "fixtures" / "review_sites"
-HOST = "gummies.example"
-NIGHT = f"https://{HOST}/shop/night.html"
 TRUE_QUOTE = "Each gummy contains 25 mg THC from premium indica flower."
 INVENTED_QUOTE = "Order 500 mg THC chocolate bars, no ID needed."
 
@@ -49,14 +47,7 @@ def verdict_with(*quotes: str) -> dict[str, Any]:
 
 @pytest.fixture
 def corpus() -> PolicyCorpus:
-    rule = PolicyRule(
-        id="illegal_drugs.thc",
-        category=Category.ILLEGAL_DRUGS,
-        tier=Category.ILLEGAL_DRUGS.tier,
-        title="THC products",
-        description="Products containing THC.",
-    )
-    return PolicyCorpus([rule], version="corpus-test", source=SITES)
+    return thc_corpus()
 
 
 @pytest.fixture
@@ -119,7 +110,7 @@ async def test_full_review_tools_then_verdict_with_a_hallucinated_quote_refused(
 
     assert verdict.decision is Decision.REJECT
     assert verdict.engine == "llm:scripted"
-    assert [c.quote for c in verdict.citations()] == [TRUE_QUOTE]  # type: ignore[union-attr]
+    assert [getattr(c, "quote", None) for c in verdict.citations()] == [TRUE_QUOTE]
     assert any(INVENTED_QUOTE[:30] in r.reason for r in verdict.rejected_findings)
     assert verdict.usage.llm_calls == 4  # the 429 attempt returned no completion
     assert verdict.prompt_version and verdict.prompt_version.startswith("prompts-")
