@@ -228,6 +228,8 @@ def main() -> None:
 
 
 # The audit-log commands (db, audit verify, replay, override, export-labels).
-from merchant_review.cli_audit import register  # noqa: E402  (they use this module's helpers)
+# Command groups defined beside their features; imported last since they use this module.
+from merchant_review import cli_audit, cli_web  # noqa: E402
 
-register(app)
+cli_audit.register(app)  # db, audit verify, replay, override, export-labels
+cli_web.register(app)  # serve, users, tokens

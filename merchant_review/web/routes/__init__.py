@@ -1,0 +1,1 @@
+"""The app's routes: pages (login, queue, merchants, reviews, reports) and the JSON API."""
