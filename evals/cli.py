@@ -63,6 +63,7 @@ def run_eval(
         cases = data.select(split=split, limit=limit)
     except DatasetError as exc:
         raise _fail(str(exc)) from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
     journal = out.with_suffix(".journal.jsonl")
     if not resume and journal.exists():
         journal.unlink()
