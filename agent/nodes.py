@@ -13,7 +13,7 @@ from agent.state import ReviewState
 from agent.verify import verify_findings
 from merchant_review.review import settings_record
 from merchant_review.storage import ReviewAudit
-from merchant_review.verdict import Assessment, Verdict
+from merchant_review.verdict import Assessment, Usage, Verdict
 from tools.toolbox import ReviewToolbox
 
 Update = dict[str, Any]
@@ -120,9 +120,7 @@ async def decide(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> Upda
         model=assessment.model if assessment else None,
         prompt_version=assessment.prompt_version if assessment else None,
         corpus_version=ctx.corpus.version,
-        usage=assessment.usage
-        if assessment
-        else Verdict.model_fields["usage"].get_default(call_default_factory=True),
+        usage=assessment.usage if assessment else Usage(),
         error=state.get("error"),
         review_id=state.get("review_id"),
     )
