@@ -105,19 +105,30 @@ def suites(out: Path) -> dict[str, tuple[Path, dict[str, Any], bool]]:
     }
 
 
+METRICS = [
+    "cases", "decision_accuracy", "reject_precision", "reject_recall", "flag_precision",
+    "flag_recall", "category_f1", "citation_validity", "ece", "false_flag_rate",
+    "seconds_p50", "seconds_p95", "llm_calls",
+]  # fmt: skip
+
+
 def print_table(results: dict[str, dict[str, float]]) -> None:
-    metrics = [
-        "cases", "decision_accuracy", "reject_precision", "reject_recall", "flag_precision",
-        "flag_recall", "category_f1", "citation_validity", "ece", "false_flag_rate",
-        "seconds_p50", "seconds_p95", "llm_calls",
-    ]  # fmt: skip
     table = Table(title="eval gate")
     table.add_column("metric")
     for name in results:
         table.add_column(name, justify="right")
-    for metric in metrics:
+    for metric in METRICS:
         table.add_row(metric, *(f"{results[n].get(metric, 0):.3f}" for n in results))
     console.print(table)
+
+
+def markdown_table(results: dict[str, dict[str, float]]) -> str:
+    """The same figures as a Markdown table (for the README)."""
+    lines = ["| metric | " + " | ".join(results) + " |", "|---" * (len(results) + 1) + "|"]
+    for metric in METRICS:
+        cells = (f"{results[n].get(metric, 0):.3g}" for n in results)
+        lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main(
@@ -143,6 +154,7 @@ def main(
             results[name] = gated_figures(report)
             problems += violations(name, results[name], thresholds.get(name, {}))
     print_table(results)
+    (out / "SUMMARY.md").write_text(markdown_table(results), encoding="utf-8")
     for problem in problems:
         console.print(f"[bold red]gate failed[/bold red] {problem}")
     if problems:
