@@ -11,9 +11,24 @@ class EngineConfigError(Exception):
 
 
 def offline_assessor(settings: Settings) -> Assessor:
-    from agent.offline import OfflineAssessor
+    """The offline engine with the trained artefact (models/snippet-lr.joblib) when present.
 
-    return OfflineAssessor(reject_min_confidence=settings.reject_min_confidence)
+    The artefact's content hash becomes part of the engine id ("offline-rules@1+snippet-
+    lr@<hash8>"), which the review row and the verdict record. Without the artefact the
+    engine runs on the indicators alone, uncalibrated ("offline-rules@1").
+    """
+    from agent.offline import OfflineAssessor
+    from agent.offline.model import DEFAULT_MODEL_PATH, load_model
+    from agent.offline.modelscorer import ModelScorer
+
+    if not DEFAULT_MODEL_PATH.is_file():
+        return OfflineAssessor(reject_min_confidence=settings.reject_min_confidence)
+    model = load_model(DEFAULT_MODEL_PATH)
+    return OfflineAssessor(
+        ModelScorer(model),
+        reject_min_confidence=settings.reject_min_confidence,
+        calibration=model.calibration,
+    )
 
 
 def llm_assessor(settings: Settings) -> Assessor:

@@ -716,7 +716,8 @@ def test_the_settings_choose_this_engine() -> None:
     settings = Settings(database_url="sqlite://", engine=EngineChoice.OFFLINE)
     assessor = assessor_for(settings)
     assert isinstance(assessor, OfflineAssessor)
-    assert assessor.engine == f"offline-rules@{ENGINE_VERSION}"
+    # With the committed artefact the id names its content hash (see test_offline_model).
+    assert assessor.engine.startswith(f"offline-rules@{ENGINE_VERSION}")
 
 
 # -- snippets -----------------------------------------------------------------------------

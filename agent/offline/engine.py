@@ -15,6 +15,7 @@ from agent.assessor import AssessmentRequest
 from agent.offline.findings import RuleEvidence, build_findings
 from agent.offline.indicators import IndicatorScorer
 from agent.offline.mismatch import mismatch_finding
+from agent.offline.model import IDENTITY, Calibration
 from agent.offline.outcome import propose_outcome
 from agent.offline.scoring import SnippetScorer
 from agent.offline.sectors import lexicon
@@ -38,9 +39,13 @@ class OfflineAssessor:
         scorer: SnippetScorer | None = None,
         *,
         reject_min_confidence: float = DEFAULT_REJECT_MIN_CONFIDENCE,
+        calibration: Calibration = IDENTITY,
     ) -> None:
         self.scorer: SnippetScorer = scorer or IndicatorScorer()
         self.reject_min_confidence = reject_min_confidence
+        # Maps the raw confidence to P(decision correct); fit on the calibration split
+        # and shipped in the same artefact as the scorer (so the engine id covers it).
+        self.calibration = calibration
 
     @property
     def engine(self) -> str:
@@ -66,7 +71,7 @@ class OfflineAssessor:
             findings=findings,
             site_status=status.status,
             business_summary=_summary(pages, snippets, status),
-            confidence=outcome.confidence,
+            confidence=self.calibration(outcome.confidence),
             escalation_reason=outcome.escalation_reason,
             engine=self.engine,
         )

@@ -1,0 +1,123 @@
+"""The trained snippet model: TF-IDF over snippet text, one logistic regression per category.
+
+Trained by `python -m evals.train` on the dev set's TRAIN split (weak, case-level labels;
+see evals/TRAINING.md) and saved to models/snippet-lr.joblib. Its version is the first
+eight hex digits of the artefact's SHA-256, so the engine id a verdict records names the
+exact weights that produced it. The artefact also holds the confidence calibration (fit
+on the CALIBRATION split) and the per-category score thresholds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import numpy.typing as npt
+
+from merchant_review.taxonomy import Category
+
+MODEL_FILE = "snippet-lr.joblib"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / MODEL_FILE
+FloatArray = npt.NDArray[np.float64]
+
+
+class ModelError(Exception):
+    """The artefact is missing or not a snippet model this code can use."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A monotone map from the engine's raw confidence to P(decision correct).
+
+    Stored as isotonic-regression knots; applied by linear interpolation between them,
+    clipped at both ends, so it is monotone non-decreasing by construction.
+    """
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+
+    def __call__(self, raw: float) -> float:
+        if not self.x:
+            return raw
+        return round(float(np.interp(raw, self.x, self.y)), 3)
+
+
+IDENTITY = Calibration((), ())
+
+
+@dataclass(frozen=True)
+class SnippetModel:
+    """A fitted vectorizer with per-category linear weights and decision thresholds."""
+
+    vectorizer: Any  # a fitted sklearn vectorizer (transform(list[str]) -> sparse matrix)
+    categories: tuple[Category, ...]
+    coef: FloatArray  # (categories, features)
+    intercept: FloatArray  # (categories,)
+    thresholds: dict[Category, float]  # a snippet at or above this is strong evidence
+    calibration: Calibration
+    version: str = "unsaved"
+
+    @property
+    def active(self) -> list[tuple[int, Category, float]]:
+        """(column, category, threshold) of the categories the model may call (below 1.0)."""
+        return [
+            (i, c, self.thresholds[c])
+            for i, c in enumerate(self.categories)
+            if self.thresholds.get(c, 1.0) < 1.0
+        ]
+
+    def probabilities(self, texts: list[str]) -> FloatArray:
+        """P(category evidence) for each text (rows) and category (columns)."""
+        if not texts:
+            return np.zeros((0, len(self.categories)))
+        features = self.vectorizer.transform(texts)
+        logits = np.asarray(features @ self.coef.T) + self.intercept
+        result: FloatArray = 1.0 / (1.0 + np.exp(-logits))
+        return result
+
+    def payload(self) -> dict[str, Any]:
+        """What the artefact file holds (plain types and the fitted vectorizer)."""
+        return {
+            "format": 1,
+            "vectorizer": self.vectorizer,
+            "categories": [c.value for c in self.categories],
+            "coef": self.coef,
+            "intercept": self.intercept,
+            "thresholds": {c.value: t for c, t in self.thresholds.items()},
+            "calibration": {"x": list(self.calibration.x), "y": list(self.calibration.y)},
+        }
+
+
+def save_model(model: SnippetModel, folder: Path) -> Path:
+    """Write the artefact to `folder`; returns its path (its hash is the model version)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / MODEL_FILE
+    joblib.dump(model.payload(), path, compress=3)
+    return path
+
+
+def artefact_version(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+
+
+def load_model(path: Path = DEFAULT_MODEL_PATH) -> SnippetModel:
+    """Load a saved artefact; its version is the content hash of the file."""
+    if not path.is_file():
+        raise ModelError(f"no snippet model at {path}: run python -m evals.train")
+    data = joblib.load(path)
+    if not isinstance(data, dict) or data.get("format") != 1:
+        raise ModelError(f"{path} is not a snippet model artefact (format 1)")
+    calibration = data["calibration"]
+    return SnippetModel(
+        vectorizer=data["vectorizer"],
+        categories=tuple(Category(c) for c in data["categories"]),
+        coef=np.asarray(data["coef"], dtype=np.float64),
+        intercept=np.asarray(data["intercept"], dtype=np.float64),
+        thresholds={Category(c): float(t) for c, t in data["thresholds"].items()},
+        calibration=Calibration(tuple(calibration["x"]), tuple(calibration["y"])),
+        version=artefact_version(path),
+    )

@@ -1,0 +1,156 @@
+"""Fitting the snippet model from case-level labels (multiple-instance style).
+
+A case's expected categories label its site, not its sentences. Each distinct snippet
+text is labelled per category: positive when every case showing it is labelled with the
+category, negative when none is, left out when both. A second round keeps as positives
+only the snippets the first model ranks highest in each positive case (the planted
+evidence), since most text of an embedded case is the ordinary shop's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion
+
+from agent.offline.model import IDENTITY, FloatArray, SnippetModel
+from agent.offline.modelscorer import SKIPPED_KINDS
+from agent.offline.snippets import site_snippets
+from merchant_review.pages import PageSnapshot
+from merchant_review.taxonomy import Category
+
+MODELLED = tuple(c for c in Category if c is not Category.BUSINESS_MISMATCH)
+TOP_PER_CASE = 2  # snippets kept as positives per positive case in the second round
+KEEP_SCORE = 0.8  # ... and any other snippet the first model scores this high
+REGULARISATION_C = 4.0
+REFINE_ROUNDS = 2
+POSITIVE_WEIGHT = 20.0
+
+
+@dataclass(frozen=True)
+class LabelledCase:
+    """One case's distinct snippet texts (folded) and its expected categories."""
+
+    case_id: str
+    texts: tuple[str, ...]
+    categories: frozenset[Category]
+
+
+def case_texts(pages: list[PageSnapshot]) -> tuple[str, ...]:
+    """The distinct folded snippet texts the model would judge on this site."""
+    snippets = site_snippets(pages)
+    return tuple(dict.fromkeys(s.folded for s in snippets if s.kind not in SKIPPED_KINDS))
+
+
+def vectorizer() -> FeatureUnion:
+    """Word uni/bigrams and character 3-5-grams (within words): typos, other languages."""
+    return FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    ngram_range=(1, 2), min_df=2, sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=(3, 5), min_df=3, sublinear_tf=True,
+                    max_features=30000,
+                ),
+            ),
+        ]
+    )  # fmt: skip
+
+
+def _text_cases(cases: Sequence[LabelledCase]) -> dict[str, set[str]]:
+    where: dict[str, set[str]] = defaultdict(set)
+    for case in cases:
+        for text in case.texts:
+            where[text].add(case.case_id)
+    return where
+
+
+def _first_labels(
+    cases: Sequence[LabelledCase], texts: list[str], category: Category
+) -> dict[str, int]:
+    labelled = {case.case_id: category in case.categories for case in cases}
+    where = _text_cases(cases)
+    labels = {}
+    for text in texts:
+        flags = {labelled[c] for c in where[text]}
+        if len(flags) == 1:
+            labels[text] = int(flags.pop())
+    return labels
+
+
+def _fit_one(matrix: object, rows: list[int], labels: list[int]) -> LogisticRegression:
+    model = LogisticRegression(
+        C=REGULARISATION_C,
+        class_weight={0: 1.0, 1: POSITIVE_WEIGHT},
+        solver="liblinear",
+        max_iter=1000,
+    )
+    model.fit(matrix[rows], labels)  # type: ignore[index]
+    return model
+
+
+def fit_model(cases: Sequence[LabelledCase]) -> SnippetModel:
+    """Vectorizer and per-category weights from the cases (thresholds are set later)."""
+    texts = list(dict.fromkeys(t for case in cases for t in case.texts))
+    index = {text: i for i, text in enumerate(texts)}
+    features = vectorizer()
+    matrix = features.fit_transform(texts)
+    coefs, intercepts = [], []
+    for category in MODELLED:
+        labels = _first_labels(cases, texts, category)
+        rows = [index[t] for t in labels]
+        first = _fit_one(matrix, rows, [labels[t] for t in labels])
+        model = first
+        for _round in range(REFINE_ROUNDS):
+            refined = _refine(cases, labels, model.predict_proba(matrix)[:, 1], index, category)
+            model = _fit_one(matrix, [index[t] for t in refined], list(refined.values()))
+        second = model
+        coefs.append(second.coef_[0])
+        intercepts.append(second.intercept_[0])
+    return SnippetModel(
+        vectorizer=features,
+        categories=MODELLED,
+        coef=np.vstack(coefs).astype(np.float64),
+        intercept=np.asarray(intercepts, dtype=np.float64),
+        thresholds={c: 1.0 for c in MODELLED},
+        calibration=IDENTITY,
+    )
+
+
+def _refine(
+    cases: Sequence[LabelledCase],
+    labels: Mapping[str, int],
+    scores: FloatArray,
+    index: Mapping[str, int],
+    category: Category,
+) -> dict[str, int]:
+    """Negatives as before; positives only the best-ranked snippets of positive cases."""
+    refined = {text: 0 for text, label in labels.items() if label == 0}
+    for case in cases:
+        if category not in case.categories:
+            continue
+        candidates = [t for t in case.texts if labels.get(t) == 1]
+        ranked = sorted(candidates, key=lambda t: -scores[index[t]])
+        for rank, text in enumerate(ranked):
+            if rank < TOP_PER_CASE or scores[index[text]] >= KEEP_SCORE:
+                refined[text] = 1
+    return refined
+
+
+def case_scores(model: SnippetModel, case: LabelledCase) -> dict[Category, float]:
+    """The highest snippet score per category on one case's site."""
+    if not case.texts:
+        return {c: 0.0 for c in model.categories}
+    scores = model.probabilities(list(case.texts)).max(axis=0)
+    return {c: float(scores[i]) for i, c in enumerate(model.categories)}
