@@ -859,3 +859,32 @@ def test_a_six_page_site_takes_milliseconds() -> None:
         assessor.assess_pages(request)
     per_site = (time.perf_counter() - started) / 20
     assert per_site < 0.025, f"{per_site * 1000:.1f} ms per site"
+
+
+# -- page kinds: a specific indicator counts wherever it stands ---------------------------
+
+PLANTED_TERMS: Site = {
+    "/": ("Paper & Ink", "Notebooks, fountain pens and greeting cards."),
+    "/shop/": ("Shop", "A5 notebook $12\nFountain pen $45\nBirthday card $4"),
+    "/terms.html": (
+        "Terms",
+        "Orders ship in two days. Our novelty IDs scan at bars and pass UV light checks.",
+    ),
+}
+
+PASSING_WORD_TERMS: Site = {
+    "/": ("Paper & Ink", "Notebooks, fountain pens and greeting cards."),
+    "/shop/": ("Shop", "A5 notebook $12\nFountain pen $45\nBirthday card $4"),
+    "/terms.html": ("Terms", "Our shop cat is called Shrooms and naps on the counter."),
+}
+
+
+async def test_one_specific_sentence_on_a_terms_page_makes_a_finding() -> None:
+    assessment = await assess(site("paper.example", PLANTED_TERMS))
+    assert Category.COUNTERFEIT_IP in categories(assessment)
+    assert decision(assessment) is Decision.REJECT
+
+
+async def test_one_single_word_on_a_terms_page_needs_corroboration() -> None:
+    assessment = await assess(site("paper.example", PASSING_WORD_TERMS))
+    assert assessment.findings == []

@@ -27,7 +27,10 @@ from merchant_review.policy import PolicyCorpus, PolicyRule
 # single word is more often used in passing.
 SPECIFIC_WEIGHT = 1.0
 SINGLE_WORD_WEIGHT = 0.8
-# Evidence in terms pages, navigation and repeated boilerplate proves a little less.
+# A single word in terms pages, navigation and repeated boilerplate proves a little less
+# (it is more often a passing mention there). A specific indicator (a phrase or pattern:
+# "no prescription needed", "22% THC") is evidence wherever it stands: a planted terms,
+# FAQ or about sentence is an offer all the same, so its weight is not discounted.
 KIND_WEIGHT = {"terms": 0.7, "nav": 0.8, "boilerplate": 0.8, "faq": 0.9, "image": 0.9, "meta": 0.9}
 # A page is dominated by lookalike context when this many snippets show one and they
 # outnumber the hits at least twice; hits with a single distinct indicator then drop.
@@ -240,7 +243,8 @@ def _rule_matches(
             elif role is Role.SUPPORTING:
                 match.supporting.append(shown)
             else:
-                match.evidence[indicator.text] = indicator.weight * kind_weight
+                discount = 1.0 if indicator.weight >= SPECIFIC_WEIGHT else kind_weight
+                match.evidence[indicator.text] = indicator.weight * discount
                 match.shown.append(shown)
     return by_rule
 
