@@ -47,6 +47,8 @@ def _summary(update: dict[str, Any]) -> dict[str, Any]:
             summary[key] = sha256_of(value)[:16]
         else:
             summary[key] = value
+    if "rules" in update:  # batch --changed-policy-since reads which rules a review touched
+        summary["rule_ids"] = [hit.rule.id for hit in update["rules"]]
     return summary
 
 

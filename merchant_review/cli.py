@@ -233,3 +233,8 @@ from merchant_review import cli_audit, cli_web  # noqa: E402
 
 cli_audit.register(app)  # db, audit verify, replay, override, export-labels
 cli_web.register(app)  # serve, users, tokens
+
+# Batch re-review (batch, worker).
+from merchant_review.batch.cli import register as register_batch  # noqa: E402
+
+register_batch(app)

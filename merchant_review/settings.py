@@ -73,6 +73,27 @@ class CascadeSettings(BaseModel):
     confidence_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
 
 
+class BatchSettings(BaseModel):
+    """Batch re-review (merchant_review/batch): local runner and distributed workers."""
+
+    # redis://HOST:PORT/DB: distribute the batch over Celery workers (`merchant-review
+    # worker`); None reviews on this machine.
+    queue_url: str | None = None
+    queue_name: str = Field(default="merchant-review", pattern=r"^[A-Za-z0-9_.:-]+$")
+    concurrency: int = Field(default=16, ge=1, le=1000)  # reviews at once, per process
+    rate: str | None = None  # model calls per period, e.g. "10/s", "600/min"; None: no limit
+    # A claimed item is another worker's to take once its lease runs out (or, on the same
+    # machine, once its claimer's process is gone); live claimers renew it.
+    lease_s: float = Field(default=300.0, gt=0)
+    max_failures: int = Field(default=3, ge=1, le=100)  # attempts that raised, then failed
+    task_max_retries: int = Field(default=20, ge=0)
+    # Redis redelivers a task a dead worker held after this long (late acknowledgement).
+    visibility_timeout_s: int = Field(default=3600, ge=1)
+    poll_s: float = Field(default=0.5, gt=0)  # progress refresh / stale-claim sweep
+    # Fault injection for tests: the process exits (os._exit) mid-review of its Nth claim.
+    fault_exit_after_claims: int | None = Field(default=None, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MERCHANT_REVIEW_",
@@ -86,6 +107,8 @@ class Settings(BaseSettings):
     model: ModelSettings = Field(default_factory=ModelSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     cascade: CascadeSettings = Field(default_factory=CascadeSettings)
+    # Not part of what shapes a verdict: left out of the stored settings and their hash.
+    batch: BatchSettings = Field(default_factory=BatchSettings, exclude=True)
     policy_dir: Path | None = None  # None: the corpus shipped with the project
     # A prohibited finding needs this confidence to reject; below it the case escalates.
     reject_min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)

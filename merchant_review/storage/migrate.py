@@ -45,7 +45,11 @@ log = logging.getLogger(__name__)
 
 # Every module that maps tables on Base. Alembic must see them all (or autogenerate would
 # drop the tables it does not see): add a module here when it adds tables.
-TABLE_MODULES = ("merchant_review.storage.schema", "merchant_review.web.tables")
+TABLE_MODULES = (
+    "merchant_review.storage.schema",
+    "merchant_review.web.tables",
+    "merchant_review.batch.schema",
+)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 VERSION_TABLE = "alembic_version"

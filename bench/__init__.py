@@ -1,0 +1,1 @@
+"""Benchmarks of batch re-review (scripts print figures; see bench/RESULTS.md)."""

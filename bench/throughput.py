@@ -1,0 +1,70 @@
+"""Offline batch throughput: N merchants with 6-page sites served locally, merchants/s.
+
+    .venv/bin/python -m bench.throughput [--merchants 400] [--concurrency 8] [--processes 2]
+
+The sites are served by a separate process. `--processes P` runs P local runners on the
+same batch run (they share the work through claims), so P cores review at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from bench.common import bench
+from merchant_review.batch import service
+from merchant_review.batch.changes import summarize
+from merchant_review.batch.selection import Selection
+
+HELPER = """
+import sys
+from merchant_review.batch import runs, service
+from merchant_review.settings import Settings
+settings = Settings.model_validate_json(sys.stdin.read())
+from merchant_review.storage import Store
+store = Store(settings.database_url)
+run = runs.get_run(store, sys.argv[1])
+service.run_here(settings, store, run, service.Engine.from_settings(settings))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--merchants", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    batch = {"concurrency": args.concurrency}
+    with bench(args.merchants, args.database_url, engine="offline", batch=batch) as b:
+        engine = service.Engine.from_settings(b.settings)
+        run = service.create(b.settings, b.store, Selection(all=True), engine, force=False)
+        started = time.perf_counter()
+        helpers = [_helper(run.id, b.settings.model_dump_json()) for _ in range(args.processes - 1)]
+        service.run_here(b.settings, b.store, run, engine)
+        for helper in helpers:
+            helper.wait()
+        elapsed = time.perf_counter() - started
+        statuses = summarize(b.store, run.id).statuses
+    rate = args.merchants / elapsed
+    print(
+        f"offline throughput: {args.merchants} merchants (6-page sites), concurrency "
+        f"{args.concurrency} x {args.processes} process(es): {elapsed:.1f} s, "
+        f"{rate:.1f} merchants/s ({statuses})"
+    )
+
+
+def _helper(run_id: str, settings_json: str) -> subprocess.Popen[str]:
+    helper = subprocess.Popen(  # noqa: S603 (this interpreter, our own script)
+        [sys.executable, "-c", HELPER, run_id], stdin=subprocess.PIPE, text=True
+    )
+    assert helper.stdin is not None
+    helper.stdin.write(settings_json)
+    helper.stdin.close()
+    return helper
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""What the audit log says about merchants' earlier reviews, as batch runs need it.
+
+"Previous review" means the merchant's latest review that reached a real verdict: replays
+(which re-run old evidence) and reviews a batch worker abandoned mid-way (see orphans.py)
+are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from merchant_review.storage.schema import EventRow, ReviewRow, VerdictRow
+
+ABANDONED = "abandoned:"  # the start of the error of a verdict that closed an abandoned review
+RETRIEVE_STEP = "retrieve_rules"
+
+
+@dataclass(frozen=True)
+class PreviousReview:
+    """The versions and outcome of a merchant's previous review."""
+
+    review_id: str
+    merchant_id: str
+    started_at: datetime
+    engine: str
+    model: str | None
+    prompt_version: str | None
+    corpus_version: str
+    settings: dict[str, Any] | None
+    record_hash: str | None
+    decision: str
+    error: str | None
+
+
+def _reviews() -> Select[ReviewRow, VerdictRow]:
+    not_abandoned = or_(VerdictRow.error.is_(None), ~VerdictRow.error.startswith(ABANDONED))
+    return (
+        select(ReviewRow, VerdictRow)
+        .join(VerdictRow, VerdictRow.review_id == ReviewRow.id)
+        .where(ReviewRow.trigger != "replay", not_abandoned)
+    )
+
+
+def _previous(review: ReviewRow, verdict: VerdictRow) -> PreviousReview:
+    return PreviousReview(
+        review_id=review.id,
+        merchant_id=review.merchant_id or "",
+        started_at=review.started_at,
+        engine=review.engine,
+        model=review.model,
+        prompt_version=review.prompt_version,
+        corpus_version=review.corpus_version,
+        settings=review.settings,
+        record_hash=review.record_hash,
+        decision=verdict.decision,
+        error=verdict.error,
+    )
+
+
+def previous_review(
+    session: Session, merchant_id: str, *, exclude_run: str | None = None
+) -> PreviousReview | None:
+    """The merchant's latest real review, leaving out those of batch run `exclude_run`."""
+    query = _reviews().where(ReviewRow.merchant_id == merchant_id)
+    if exclude_run is not None:
+        query = query.where(
+            or_(ReviewRow.batch_run_id.is_(None), ReviewRow.batch_run_id != exclude_run)
+        )
+    row = session.execute(query.order_by(ReviewRow.started_at.desc()).limit(1)).first()
+    return _previous(row[0], row[1]) if row else None
+
+
+def latest_reviews(session: Session, merchant_ids: Iterable[str]) -> dict[str, PreviousReview]:
+    """merchant id → its latest real review, for the merchants that have one."""
+    latest: dict[str, PreviousReview] = {}
+    query = _reviews().where(ReviewRow.merchant_id.in_(list(merchant_ids)))
+    for review, verdict in session.execute(query.order_by(ReviewRow.started_at)):
+        latest[review.merchant_id or ""] = _previous(review, verdict)
+    return latest
+
+
+@dataclass(frozen=True)
+class TouchedRules:
+    """The policy rules a review touched: the ones retrieved and the ones its findings name."""
+
+    rule_ids: frozenset[str]
+    categories: frozenset[str]
+
+
+def _retrieved(output: dict[str, Any] | None) -> list[str]:
+    value = (output or {}).get("value")
+    ids = value.get("rule_ids") if isinstance(value, dict) else None
+    return [str(i) for i in ids] if isinstance(ids, list) else []
+
+
+def _found(verdict: dict[str, Any]) -> list[tuple[str, str]]:
+    findings = list(verdict.get("findings") or [])
+    findings += [r.get("finding") or {} for r in verdict.get("rejected_findings") or []]
+    return [(str(f.get("rule_id")), str(f.get("category"))) for f in findings if f.get("rule_id")]
+
+
+def touched_rules(session: Session, review_ids: list[str]) -> dict[str, TouchedRules]:
+    """review id → the rules it touched (retrieved rule ids need the retrieve step's record)."""
+    ids: dict[str, set[str]] = {r: set() for r in review_ids}
+    categories: dict[str, set[str]] = {r: set() for r in review_ids}
+    steps = select(EventRow.review_id, EventRow.output).where(
+        EventRow.review_id.in_(review_ids), EventRow.kind == "step", EventRow.name == RETRIEVE_STEP
+    )
+    for review_id, output in session.execute(steps):
+        ids[review_id].update(_retrieved(output))
+    verdicts = select(VerdictRow.review_id, VerdictRow.verdict).where(
+        VerdictRow.review_id.in_(review_ids)
+    )
+    for review_id, verdict in session.execute(verdicts):
+        for rule_id, category in _found(verdict):
+            ids[review_id].add(rule_id)
+            categories[review_id].add(category)
+        categories[review_id].update(str(c) for c in verdict.get("categories") or [])
+    return {r: TouchedRules(frozenset(ids[r]), frozenset(categories[r])) for r in review_ids}

@@ -1,0 +1,120 @@
+"""Starting, resuming and running batch runs: what the `batch` commands do, minus printing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from merchant_review.batch import corpus as snapshots
+from merchant_review.batch import runs
+from merchant_review.batch.incremental import current_versions
+from merchant_review.batch.process import ItemProcessor
+from merchant_review.batch.ratelimit import batch_assessor, limiter
+from merchant_review.batch.runner import ResultHook, run_local
+from merchant_review.batch.schema import BatchRunRow
+from merchant_review.batch.selection import Selection, policy_target, select_merchants
+from merchant_review.policy import PolicyCorpus, load_corpus
+from merchant_review.settings import Settings
+from merchant_review.storage import Store
+
+Show = Callable[[dict[str, int]], None]
+
+if TYPE_CHECKING:
+    from agent.assessor import Assessor
+
+
+@dataclass
+class Engine:
+    """What reviews a run's items in this process: the assessor and the corpus."""
+
+    assessor: Assessor
+    corpus: PolicyCorpus
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Engine:
+        """The settings' assessor (model calls rate-limited by settings.batch.rate)."""
+        return cls(
+            batch_assessor(settings, limiter(settings.batch.rate)), load_corpus(settings.policy_dir)
+        )
+
+
+def create(
+    settings: Settings, store: Store, selection: Selection, engine: Engine, *, force: bool
+) -> BatchRunRow:
+    """Record a run over the selected merchants (and the corpus version it uses)."""
+    selection.check()
+    snapshots.remember(store, engine.corpus)
+    target = None
+    if selection.changed_policy_since:
+        target = policy_target(store, selection.changed_policy_since, engine.corpus)
+    versions = current_versions(
+        settings,
+        engine.assessor.engine,
+        getattr(engine.assessor, "prompt_version", None),
+        engine.corpus.version,
+    )
+    options: dict[str, Any] = {
+        "concurrency": settings.batch.concurrency,
+        "rate": settings.batch.rate,
+        "force": force,
+        "queue": settings.batch.queue_name if settings.batch.queue_url else None,
+    }
+    run_id = runs.create_run(
+        store,
+        select_merchants(store, selection, target),
+        versions=versions.record(),
+        selection=selection.record(),
+        options=options,
+    )
+    return runs.get_run(store, run_id)
+
+
+async def _show_while(
+    done: asyncio.Task[bool], store: Store, run_id: str, show: Show, every: float
+) -> None:
+    while not done.done():
+        show(runs.counts(store, run_id))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(done), every)
+    show(runs.counts(store, run_id))
+
+
+async def _local(
+    processor: ItemProcessor, concurrency: int, show: Show | None, on_result: ResultHook | None
+) -> bool:
+    work = asyncio.create_task(run_local(processor, concurrency, on_result))
+    if show is not None:
+        every = processor.settings.batch.poll_s
+        await _show_while(work, processor.store, processor.run.id, show, every)
+    return await work
+
+
+def run_here(
+    settings: Settings,
+    store: Store,
+    run: BatchRunRow,
+    engine: Engine,
+    *,
+    show: Show | None = None,
+    on_result: ResultHook | None = None,
+) -> bool:
+    """Review the run's items in this process until none is left; whether the run ended."""
+    force = bool(run.options.get("force", False))
+    processor = ItemProcessor(
+        settings, store, run, assessor=engine.assessor, corpus=engine.corpus, force=force
+    )
+    return asyncio.run(_local(processor, settings.batch.concurrency, show, on_result))
+
+
+def run_distributed(
+    settings: Settings, store: Store, run: BatchRunRow, show: Show | None = None
+) -> bool:
+    """Enqueue the run's unfinished items on the queue and watch them to the end."""
+    from merchant_review.batch.distributed import enqueue, make_app, watch
+
+    app = make_app(settings)
+    enqueue(app, run.id, runs.unfinished(store, run.id))
+    return watch(app, store, settings, run.id, show)
