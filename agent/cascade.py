@@ -26,6 +26,7 @@ class CascadeAssessor:
         self.model = model
         self.settings = settings
         self.prompt_version = getattr(model, "prompt_version", None)
+        self.model_name = getattr(model, "model_name", None)
 
     @property
     def engine(self) -> str:

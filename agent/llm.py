@@ -72,6 +72,10 @@ class LLMAssessor:
     def prompt_version(self) -> str:
         return self._prompts.version
 
+    @property
+    def model_name(self) -> str | None:
+        return self._model
+
     async def assess(self, request: AssessmentRequest, toolbox: ReviewToolbox) -> Assessment:
         """Run the agent loop; raises ModelCallError when the model cannot be reached."""
         caller = ModelCaller(self._client, self._settings, toolbox.audit, self._retry)

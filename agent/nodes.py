@@ -22,12 +22,11 @@ Update = dict[str, Any]
 async def load_merchant(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> Update:
     """Open the review in the audit log with the versions and settings that will decide it."""
     ctx = runtime.context
-    assessment_engine = ctx.assessor.engine
     review_id = ctx.store.start_review(
         merchant=state["merchant"],
         website=state["website"],
-        engine=assessment_engine,
-        model=ctx.settings.model.name if "llm" in assessment_engine else None,
+        engine=ctx.assessor.engine,
+        model=getattr(ctx.assessor, "model_name", None),  # only assessors that call a model
         prompt_version=getattr(ctx.assessor, "prompt_version", None),
         corpus_version=ctx.corpus.version,
         settings_hash=ctx.settings_hash,

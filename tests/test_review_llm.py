@@ -121,6 +121,7 @@ async def test_full_review_tools_then_verdict_with_a_hallucinated_quote_refused(
 
     stored = store.get_review(verdict.review_id or "")
     assert stored is not None and stored.review.prompt_version == verdict.prompt_version
+    assert stored.review.model == "scripted"
     model_calls = [e for e in stored.events if e.kind == EventKind.MODEL_CALL]
     assert len(model_calls) == 5 and model_calls[0].error is not None
     tools = [e.name for e in stored.events if e.kind == EventKind.TOOL_CALL]
