@@ -32,8 +32,10 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from merchant_review.pages import CrawlReport, PageSnapshot
 from merchant_review.settings import CrawlSettings
+from tools.bodyread import ACCEPT_ENCODING, BodyError, read_limited
 from tools.extract import extract_page
 from tools.netguard import BlockedDestination, GuardedTransport, UnresolvableHost, check_url
+from tools.pinning import PinnedBackend, pinned_transport
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain"})
@@ -109,17 +111,28 @@ def _origin(url: str) -> str:
 
 
 def make_client(
-    settings: CrawlSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: CrawlSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    pins: PinnedBackend | None = None,
 ) -> httpx.AsyncClient:
     """An httpx client whose every request is SSRF-checked and honours origin_overrides.
 
     `transport` replaces the real network transport underneath the guard (tests use it to
-    prove that refused requests never reach the network).
+    prove that refused requests never reach the network). Without it, httpx's transport
+    dials only the addresses the guard checked (`pins`, tools.pinning: no DNS rebinding
+    between check and connect); tests pass their own PinnedBackend to watch every dial.
     """
-    inner = transport or httpx.AsyncHTTPTransport(retries=0)  # retries: tenacity, below
+    if transport is None:
+        pins = pins or PinnedBackend()
+        transport = pinned_transport(pins)  # no retries in httpcore: tenacity, below
     return httpx.AsyncClient(
-        transport=GuardedTransport(settings, inner),
-        headers={"User-Agent": settings.user_agent, "Accept": _ACCEPT},
+        transport=GuardedTransport(settings, transport, pins),
+        headers={
+            "User-Agent": settings.user_agent,
+            "Accept": _ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,  # what tools.bodyread inflates, boundedly
+        },
         timeout=httpx.Timeout(settings.request_timeout_s),
         follow_redirects=False,  # each hop is checked and counted here
         trust_env=False,  # an environment proxy would carry requests past the guard
@@ -179,20 +192,6 @@ async def _send(client: httpx.AsyncClient, url: str, retry: RetryPolicy) -> http
     raise AssertionError("tenacity ends with a result or an exception")
 
 
-async def _read_limited(response: httpx.Response, max_bytes: int) -> tuple[bytes, bool]:
-    """Stream the body, stopping at max_bytes: (bytes read, truncated)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        room = max_bytes - size
-        if len(chunk) > room:
-            chunks.append(chunk[:room])
-            return b"".join(chunks), True
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks), False
-
-
 def _mime(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
 
@@ -207,7 +206,7 @@ async def _read_body(
     if read_types is not None and mime and mime not in read_types:
         body.error = f"non-HTML content ({mime})"
         return body
-    body.data, body.truncated = await _read_limited(response, max_bytes)
+    body.data, body.truncated = await read_limited(response, max_bytes)
     body.read = True
     return body
 
@@ -251,6 +250,8 @@ async def _one_hop(
                 await response.aclose()
     except BlockedDestination as exc:
         return _Hop(_Body(url, error=f"blocked: {exc.reason}"))
+    except BodyError as exc:
+        return _Hop(_Body(url, error=str(exc)))
     except (UnresolvableHost, httpx.HTTPError, TimeoutError) as exc:
         return _Hop(_Body(url, error=_describe(exc)))
     except (ValueError, httpx.InvalidURL) as exc:  # e.g. a Location header that is no URL

@@ -5,8 +5,9 @@ own network (cloud metadata at 169.254.169.254, 10.x services, localhost admin p
 `check_url` refuses such destinations; `GuardedTransport` applies the check (and the
 `origin_overrides` routing) to every request an httpx client sends, redirect hops included.
 
-Residual risk, accepted: the check resolves the name, then httpx resolves it again when
-connecting, so a DNS answer that changes in between (rebinding) is not caught here.
+DNS rebinding: the check resolves the name once; given a `tools.pinning.PinnedBackend`
+(the crawler's `make_client` always gives one) the transport records the checked addresses
+and the connection dials exactly those, so a second, different DNS answer is never used.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import SplitResult, urlsplit
 import httpx
 
 from merchant_review.settings import CrawlSettings
+from tools.pinning import PinnedBackend
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -167,9 +169,15 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     request to the response) and its Host header; only the connection goes elsewhere.
     """
 
-    def __init__(self, settings: CrawlSettings, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(
+        self,
+        settings: CrawlSettings,
+        inner: httpx.AsyncBaseTransport,
+        pins: PinnedBackend | None = None,
+    ) -> None:
         self._settings = settings
         self._inner = inner
+        self._pins = pins  # the backend under `inner` that dials only checked addresses
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Refuse blocked destinations, then send through the wrapped transport."""
@@ -178,6 +186,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         except UnresolvableHost as exc:
             # An httpx error, so callers (and retries) treat it as the connect failure it is.
             raise httpx.ConnectError(str(exc), request=request) from exc
+        if self._pins is not None:
+            self._pins.approve(destination.host, destination.port, destination.addresses)
         if not destination.overridden:
             return await self._inner.handle_async_request(request)
         return await self._inner.handle_async_request(_rerouted(request, destination))
