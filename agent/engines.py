@@ -43,7 +43,7 @@ def llm_assessor(settings: Settings) -> Assessor:
     return LLMAssessor(
         make_openai_client(settings.model),
         settings.model,
-        PromptSet.load(),
+        PromptSet.load(settings.prompts_dir),
         include_personal=settings.share_personal_data_with_model,
     )
 

@@ -238,3 +238,8 @@ cli_web.register(app)  # serve, users, tokens
 from merchant_review.batch.cli import register as register_batch  # noqa: E402
 
 register_batch(app)
+
+# Champion/challenger configurations and shadow-mode reports (experiment).
+from merchant_review.experiments.cli import register as register_experiments  # noqa: E402
+
+register_experiments(app)

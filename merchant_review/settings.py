@@ -94,6 +94,15 @@ class BatchSettings(BaseModel):
     fault_exit_after_claims: int | None = Field(default=None, ge=1)
 
 
+class ExperimentSettings(BaseModel):
+    """Shadow mode (merchant_review/experiments): a challenger beside the champion."""
+
+    # The challenger configuration a batch run shadows when `batch --shadow` is not given.
+    shadow: str | None = Field(default=None, max_length=100)
+    # The share of merchants (by seeded per-merchant hash) the challenger also reviews.
+    share: float = Field(default=0.1, gt=0.0, le=1.0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MERCHANT_REVIEW_",
@@ -110,6 +119,10 @@ class Settings(BaseSettings):
     # Not part of what shapes a verdict: left out of the stored settings and their hash.
     batch: BatchSettings = Field(default_factory=BatchSettings, exclude=True)
     policy_dir: Path | None = None  # None: the corpus shipped with the project
+    # None: the prompts shipped with the project. Left out of the stored settings: the
+    # review records the prompt set's version (a hash of its files) instead.
+    prompts_dir: Path | None = Field(default=None, exclude=True)
+    experiment: ExperimentSettings = Field(default_factory=ExperimentSettings, exclude=True)
     # A prohibited finding needs this confidence to reject; below it the case escalates.
     reject_min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
     # Below this verdict confidence an approve is escalated instead.

@@ -2,7 +2,8 @@
 
     merchant-review batch (--all | --ids FILE | --where EXPR | --changed-policy-since VERSION
                            | --stale-days N) [--concurrency N] [--rate 10/s] [--engine E]
-                           [--queue redis://...] [--force] [--json]
+                           [--queue redis://...] [--force] [--shadow CONFIG --share 0.2]
+                           [--json]
     merchant-review batch resume RUN_ID [--concurrency N] [--rate R] [--queue URL] [--retry-failed]
     merchant-review batch status RUN_ID [--json]
     merchant-review batch changes RUN_ID [--json]
@@ -32,6 +33,7 @@ from merchant_review.batch.progress import RunProgress, print_summary
 from merchant_review.batch.ratelimit import RateError, parse_rate
 from merchant_review.batch.schema import BatchRunRow
 from merchant_review.batch.selection import Selection, SelectionError
+from merchant_review.experiments import shadow as experiments
 from merchant_review.settings import EngineChoice, Settings
 from merchant_review.storage import Store
 from merchant_review.storage.errors import safe_url
@@ -126,6 +128,12 @@ def batch(
     ] = None,
     queue: Queue = None,
     force: Annotated[bool, typer.Option(help="review even merchants that did not change")] = False,
+    shadow: Annotated[
+        str | None, typer.Option(help="challenger configuration to run in shadow mode")
+    ] = None,
+    share: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="share of merchants it shadows")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Start a batch run over the selected merchants and review them."""
@@ -144,8 +152,14 @@ def batch(
             ctx, concurrency=concurrency, rate=rate, queue_url=queue, engine=engine
         )
         store = Store(settings.database_url)
+        plan = experiments.requested_plan(store, settings, shadow, share)
+        if plan is not None:  # the champion's configuration reviews; the challenger shadows
+            settings = experiments.champion_settings(settings, {experiments.OPTION: plan.record()})
         engine_ = service.Engine.from_settings(settings)
         run = service.create(settings, store, selection, engine_, force=force)
+        if plan is not None:
+            experiments.attach(store, run.id, plan)
+            run = runs.get_run(store, run.id)
         ended = (
             runs.mark_finished(store, run.id)
             if run.total == 0
@@ -177,6 +191,7 @@ def resume(
             rate=rate or options.get("rate"),
             queue_url=queue,
         )
+        settings = experiments.champion_settings(settings, options)
         if retry_failed:
             runs.retry_failed(store, run.id)
         engine_ = None if settings.batch.queue_url else service.Engine.from_settings(settings)

@@ -34,6 +34,7 @@ from merchant_review.batch.identity import claimer_id
 from merchant_review.batch.process import ItemProcessor, VersionMismatch
 from merchant_review.batch.ratelimit import batch_assessor, limiter
 from merchant_review.batch.schema import PENDING
+from merchant_review.experiments.shadow import champion_settings
 from merchant_review.settings import Settings, load_settings
 from merchant_review.storage import StorageError, Store
 
@@ -111,9 +112,10 @@ class _WorkerState:
         with self._lock:
             if run_id not in self._processors:
                 run = runs.get_run(self.store, run_id)
-                assessor = batch_assessor(self.settings, self.bucket)
+                settings = champion_settings(self.settings, run.options)  # a shadowed run
+                assessor = batch_assessor(settings, self.bucket)
                 processor = ItemProcessor(
-                    self.settings,
+                    settings,
                     self.store,
                     run,
                     assessor=assessor,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from merchant_review.storage.schema import EventRow, ReviewRow, VerdictRow
+from merchant_review.storage.schema import NON_ACTING_TRIGGERS, EventRow, ReviewRow, VerdictRow
 
 ABANDONED = "abandoned:"  # the start of the error of a verdict that closed an abandoned review
 RETRIEVE_STEP = "retrieve_rules"
@@ -43,7 +43,7 @@ def _reviews() -> Select[ReviewRow, VerdictRow]:
     return (
         select(ReviewRow, VerdictRow)
         .join(VerdictRow, VerdictRow.review_id == ReviewRow.id)
-        .where(ReviewRow.trigger != "replay", not_abandoned)
+        .where(ReviewRow.trigger.not_in(NON_ACTING_TRIGGERS), not_abandoned)
     )
 
 

@@ -21,6 +21,7 @@ from merchant_review.batch import incremental, orphans, runs
 from merchant_review.batch.history import PreviousReview, previous_review
 from merchant_review.batch.runs import Claim, Outcome
 from merchant_review.batch.schema import CARRIED, FAILED, REVIEWED, BatchRunRow
+from merchant_review.experiments.shadow import ShadowRunner
 from merchant_review.policy import PolicyCorpus, load_corpus
 from merchant_review.review import Reviewer, ReviewInputError, build_assessor, validate_website
 from merchant_review.settings import CrawlSettings, Settings
@@ -95,6 +96,8 @@ class ItemProcessor:
             self.corpus.version,
         )
         self.pages = _Pages(settings.batch.fault_exit_after_claims)
+        # A shadowed run (experiments/shadow.py): a challenger also reviews some merchants.
+        self.shadow = ShadowRunner.for_run(settings, store, run)
         self._client: httpx.AsyncClient | None = None
         self._reviewer: Reviewer | None = None
 
@@ -114,6 +117,8 @@ class ItemProcessor:
             http_client=self._client,
         )
         await self._reviewer.__aenter__()
+        if self.shadow is not None:
+            await self.shadow.__aenter__()
         return self
 
     async def __aexit__(
@@ -124,6 +129,8 @@ class ItemProcessor:
     ) -> None:
         if self._reviewer is not None:
             await self._reviewer.__aexit__(exc_type, exc, tb)
+        if self.shadow is not None:
+            await self.shadow.__aexit__(exc_type, exc, tb)
         if self._client is not None:
             await self._client.aclose()
         self._reviewer = self._client = None
@@ -143,6 +150,8 @@ class ItemProcessor:
         if not runs.complete(self.store, claim, outcome):
             log.warning("batch item %s: claim lost before it finished", claim.merchant_id)
             return Outcome(status="lost")
+        if self.shadow is not None:  # after the item is final: the challenger never acts
+            await self.shadow.follow(claim.merchant_id, outcome)
         return outcome
 
     async def _outcome(self, claim: Claim) -> Outcome:

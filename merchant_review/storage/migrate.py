@@ -49,6 +49,7 @@ TABLE_MODULES = (
     "merchant_review.storage.schema",
     "merchant_review.web.tables",
     "merchant_review.batch.schema",
+    "merchant_review.experiments.schema",
 )
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"

@@ -15,6 +15,7 @@ from merchant_review.storage.blobs import decode
 from merchant_review.storage.errors import StorageError
 from merchant_review.storage.overrides import FinalDecision, override_categories
 from merchant_review.storage.schema import (
+    NON_ACTING_TRIGGERS,
     CrawlRow,
     EventRow,
     OverrideRow,
@@ -139,7 +140,7 @@ def prior_reviews(
     query = (
         select(ReviewRow, VerdictRow)
         .join(VerdictRow, VerdictRow.review_id == ReviewRow.id)
-        .where(ReviewRow.merchant_id == merchant_id, ReviewRow.trigger != "replay")
+        .where(ReviewRow.merchant_id == merchant_id, ReviewRow.trigger.not_in(NON_ACTING_TRIGGERS))
     )
     if before is not None:
         query = query.where(VerdictRow.decided_at < before)

@@ -273,6 +273,11 @@ class ChainHeadRow(Base):
     head_hash: Mapped[str] = mapped_column(String(64))
 
 
+# Reviews whose verdict never acts: replays re-run old evidence; shadow reviews are a
+# challenger configuration's (merchant_review/experiments). Neither is a merchant's current
+# verdict, a batch's previous review, a prior review an assessor sees, or queued.
+NON_ACTING_TRIGGERS = ("replay", "shadow")
+
 LEDGER_CHAIN = "ledger"  # chain_heads row of the chain over reviews (made by the migration)
 
 # Record tables of a review's chain, in the order `show` and verification name them.

@@ -2,8 +2,9 @@
 
 A review needs a human when no analyst has overridden (or confirmed) it yet and its
 decision is escalate, request_info or reject (a reject awaits confirmation), or its
-confidence is below the queue threshold. Replays are never queued; by default only a
-merchant's latest review is (an older one was superseded by a newer review).
+confidence is below the queue threshold, or an active shadow challenger decided otherwise
+(merchant_review/experiments/queue.py). Replays and shadow reviews are never queued; by
+default only a merchant's latest review is (an older one was superseded by a newer one).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from sqlalchemy import Select, Text, and_, case, cast, exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from merchant_review.experiments.queue import challenger_disagrees, disagreeing
 from merchant_review.storage import Store
-from merchant_review.storage.schema import OverrideRow, ReviewRow, VerdictRow
+from merchant_review.storage.schema import NON_ACTING_TRIGGERS, OverrideRow, ReviewRow, VerdictRow
 from merchant_review.taxonomy import Category, Decision
 
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
@@ -83,10 +85,11 @@ class QueuePage:
 def _needs_human(threshold: float) -> ColumnElement[bool]:
     return and_(
         ~exists().where(OverrideRow.review_id == ReviewRow.id),
-        ReviewRow.trigger != "replay",
+        ReviewRow.trigger.not_in(NON_ACTING_TRIGGERS),
         or_(
             VerdictRow.decision.in_([d.value for d in HUMAN_DECISIONS]),
             VerdictRow.confidence < threshold,
+            challenger_disagrees(),  # its label decides a shadow experiment
         ),
     )
 
@@ -97,7 +100,9 @@ def _superseded() -> ColumnElement[bool]:
     return (
         exists()
         .where(newer_verdict.review_id == newer.id)
-        .where(newer.merchant_id == ReviewRow.merchant_id, newer.trigger != "replay")
+        .where(
+            newer.merchant_id == ReviewRow.merchant_id, newer.trigger.not_in(NON_ACTING_TRIGGERS)
+        )
         .where(newer.started_at > ReviewRow.started_at)
     )
 
@@ -149,7 +154,13 @@ def queue_reason(decision: str, confidence: float, threshold: float) -> str:
     return "; ".join(parts)
 
 
-def _item(review: ReviewRow, verdict: VerdictRow, threshold: float) -> QueueItem:
+def _item(
+    review: ReviewRow, verdict: VerdictRow, threshold: float, challengers: list[str]
+) -> QueueItem:
+    reason = queue_reason(verdict.decision, verdict.confidence, threshold)
+    if challengers:
+        shadow = f"challenger {', '.join(challengers)} disagrees"
+        reason = f"{reason}; {shadow}" if reason else shadow
     return QueueItem(
         review_id=review.id,
         merchant_id=review.merchant_id,
@@ -159,7 +170,7 @@ def _item(review: ReviewRow, verdict: VerdictRow, threshold: float) -> QueueItem
         decision=verdict.decision,
         confidence=verdict.confidence,
         categories=[str(c) for c in verdict.categories],
-        reason=queue_reason(verdict.decision, verdict.confidence, threshold),
+        reason=reason,
         eval_run_id=review.eval_run_id,
         batch_run_id=review.batch_run_id,
     )
@@ -179,7 +190,11 @@ def review_queue(store: Store, f: QueueFilter) -> QueuePage:
     with store.session() as session:
         total = int(session.scalar(counted) or 0)
         rows = session.execute(paged).all()
-        items = [_item(review, verdict, f.threshold) for review, verdict in rows]
+        flagged = disagreeing(session, [review.id for review, _ in rows])
+        items = [
+            _item(review, verdict, f.threshold, flagged.get(review.id, []))
+            for review, verdict in rows
+        ]
     return QueuePage(items, total, f.page, f.per_page)
 
 
@@ -236,7 +251,9 @@ def latest_decisions(store: Store, merchant_ids: list[str]) -> dict[str, str]:
     newest = (
         select(ReviewRow.merchant_id, func.max(ReviewRow.started_at).label("started"))
         .join(VerdictRow, VerdictRow.review_id == ReviewRow.id)
-        .where(ReviewRow.merchant_id.in_(merchant_ids), ReviewRow.trigger != "replay")
+        .where(
+            ReviewRow.merchant_id.in_(merchant_ids), ReviewRow.trigger.not_in(NON_ACTING_TRIGGERS)
+        )
         .group_by(ReviewRow.merchant_id)
         .subquery()
     )

@@ -1,0 +1,161 @@
+"""Shadow mode end to end: a batch run with a challenger beside the champion (offline engine).
+
+The challenger differs by one threshold (approve_min_confidence 0.99), so it escalates
+merchants the champion approves: real disagreements, on local sites, on SQLite and
+PostgreSQL. The challenger must never act.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from merchant_review.audit_verify import verify_audit_log
+from merchant_review.batch.changes import summarize
+from merchant_review.batch.schema import BatchItemRow
+from merchant_review.cli import app
+from merchant_review.experiments import configs
+from merchant_review.experiments.assign import assigned
+from merchant_review.experiments.schema import ShadowReviewRow
+from merchant_review.experiments.spec import ConfigSpec
+from merchant_review.storage.schema import EventRow, ReviewRow
+from merchant_review.web.queries import QueueFilter, latest_decisions, review_queue
+from tests.batchsupport import World, world
+
+pytest_plugins = ["tests.dbfixtures"]
+
+cli = CliRunner()
+COUNT = 12
+SHARE = 0.5
+
+
+def shadows(w: World) -> list[ShadowReviewRow]:
+    with w.store.session() as session:
+        return list(session.scalars(select(ShadowReviewRow)))
+
+
+def item_rows(w: World, run_id: str) -> dict[str, BatchItemRow]:
+    with w.store.session() as session:
+        rows = session.scalars(select(BatchItemRow).where(BatchItemRow.run_id == run_id))
+        return {row.merchant_id: row for row in rows}
+
+
+def run_batch(base: list[str], *extra: str) -> dict[str, object]:
+    result = cli.invoke(app, [*base, "batch", "--all", "--concurrency", "3", "--json", *extra])
+    assert result.exit_code == 0, result.output
+    summary: dict[str, object] = json.loads(result.stdout)
+    return summary
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    return monkeypatch
+
+
+def test_a_shadow_challenger_reviews_its_share_and_never_acts(
+    database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    with world(database_url, tmp_path, COUNT) as w:
+        for name, value in w.env().items():
+            if name.startswith("MERCHANT_REVIEW_CRAWL"):
+                env.setenv(name, value)
+        base = ["--database-url", database_url, "--engine", "offline"]
+        configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
+        strict = configs.create(
+            w.store, "strict", ConfigSpec(engine="offline", approve_min_confidence=0.99), actor="t"
+        )
+        ids = [m.record.merchant_id for m in w.merchants]
+        expected = {m for m in ids if assigned(strict.seed, m, SHARE)}
+        assert 0 < len(expected) < COUNT  # the seed puts some in and some out
+
+        first = run_batch(base, "--shadow", "strict", "--share", str(SHARE))
+        # The run's decisions are the champion's: approve / request_info, never escalate.
+        assert first["decisions"] == {"approve": 10, "request_info": 2}
+        found = shadows(w)
+        assert {s.merchant_id for s in found} == expected  # exactly the assigned share
+        items = item_rows(w, str(first["run_id"]))
+        assert {s.champion_review_id for s in found} == {items[m].review_id for m in expected}
+
+        with w.store.session() as session:
+            for shadow in found:
+                review = session.get_one(ReviewRow, shadow.challenger_review_id)
+                assert review.trigger == "shadow" and review.batch_run_id is None
+                link = session.scalars(
+                    select(EventRow).where(EventRow.review_id == review.id, EventRow.seq == 1)
+                ).one()
+                assert link.name == "shadow_of"
+                assert link.input["value"]["champion_review_id"] == shadow.champion_review_id
+        escalated = 0
+        for shadow in found:
+            stored = w.store.get_review(shadow.challenger_review_id)
+            assert stored is not None and stored.verdict is not None
+            escalated += stored.verdict.decision == "escalate"
+            # The challenger judged the champion's crawl: the same pages, none fetched again.
+            champion = w.store.get_review(shadow.champion_review_id)
+            assert champion is not None
+            assert [p.url for p in stored.pages] == [p.url for p in champion.pages]
+        assert escalated > 0  # the threshold made real disagreements
+
+        # Not the merchants' current verdict, previous review or prior review.
+        current = latest_decisions(w.store, ids)
+        assert set(current.values()) <= {"approve", "request_info"}
+        challenger_ids = {s.challenger_review_id for s in found}
+        for merchant in expected:
+            prior = {r["review_id"] for r in w.store.prior_reviews(merchant, limit=50)}
+            assert not prior & challenger_ids
+
+        # A second run (shadowing again) carries every champion verdict forward and changes
+        # nothing; champion reviews already shadowed are not shadowed twice.
+        second = run_batch(base, "--shadow", "strict", "--share", str(SHARE))
+        assert second["statuses"] == {"carried": COUNT} and second["changed_decisions"] == 0
+        assert summarize(w.store, str(second["run_id"])).changed == 0
+        assert len(shadows(w)) == len(found)
+        changes = cli.invoke(app, [*base, "batch", "changes", str(second["run_id"]), "--json"])
+        assert json.loads(changes.stdout) == []
+        assert verify_audit_log(w.store).ok
+
+        # Disagreements are queued for analysts, with the reason.
+        queue = review_queue(w.store, QueueFilter(threshold=0.0, per_page=100))
+        flagged = {i.review_id for i in queue.items if "challenger strict disagrees" in i.reason}
+        disagreeing = set()
+        for shadow in found:
+            stored = w.store.get_review(shadow.challenger_review_id)
+            champion = w.store.get_review(shadow.champion_review_id)
+            assert stored and stored.verdict and champion and champion.verdict
+            if stored.verdict.decision != champion.verdict.decision:
+                disagreeing.add(shadow.champion_review_id)
+        assert flagged == disagreeing
+        assert not {i.review_id for i in queue.items} & challenger_ids
+
+        report = cli.invoke(app, [*base, "experiment", "report", "strict", "--json"])
+        assert report.exit_code == 0, report.output
+        figures = json.loads(report.stdout)
+        assert figures["pairs"] == len(found) and figures["champion"] == "current"
+        assert figures["agreement_matrix"]["approve"]["escalate"] == len(disagreeing)
+        assert len(figures["disagreements"]) == len(disagreeing)
+        assert figures["decision"] == "continue"  # no analyst labels yet
+        text = cli.invoke(app, [*base, "experiment", "report", "strict"])
+        assert "disagreement rate" in text.output and "continue" in text.output
+
+        refused = cli.invoke(app, [*base, "experiment", "promote", "strict", "--by", "kim"])
+        assert refused.exit_code == 1 and "says continue" in refused.output
+        assert configs.champion(w.store) is not None
+        assert configs.get(w.store, "current").role == "champion"
+
+
+def test_shadow_options_are_checked_before_a_run_starts(
+    database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    with world(database_url, tmp_path, 2) as w:
+        base = ["--database-url", database_url, "--engine", "offline"]
+        unknown = cli.invoke(app, [*base, "batch", "--all", "--shadow", "nope"])
+        assert unknown.exit_code == 2 and "no configuration named 'nope'" in unknown.output
+        configs.create(w.store, "current", ConfigSpec(), actor="t")
+        champion = cli.invoke(app, [*base, "batch", "--all", "--shadow", "current"])
+        assert champion.exit_code == 2 and "not a challenger" in champion.output
+        with w.store.session() as session:
+            assert session.scalars(select(BatchItemRow)).first() is None
