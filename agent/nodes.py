@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from agent.assessor import AssessmentRequest
 from agent.context import ReviewContext
 from agent.decide import decide_outcome
+from agent.evidence_floor import apply_evidence_floor
 from agent.state import ReviewState
 from agent.verify import verify_findings
 from merchant_review.review import settings_record
@@ -83,6 +84,8 @@ async def assess(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> Upda
         corpus=ctx.corpus,
     )
     assessment = await ctx.assessor.assess(request, toolbox)
+    # A model may omit evidence it was told (by a page) to ignore: see agent/evidence_floor.
+    assessment = await apply_evidence_floor(assessment, request, toolbox, ctx.settings)
     new_pages = pages[state.get("pages_saved", 0) :]
     ctx.store.save_pages(state["review_id"], new_pages)
     return {"assessment": assessment, "pages": pages, "pages_saved": len(pages)}
