@@ -159,3 +159,37 @@ def test_shadow_options_are_checked_before_a_run_starts(
         assert champion.exit_code == 2 and "not a challenger" in champion.output
         with w.store.session() as session:
             assert session.scalars(select(BatchItemRow)).first() is None
+
+
+def test_the_cli_creates_configurations_and_the_settings_can_ask_for_shadow_mode(
+    database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    with world(database_url, tmp_path, 3) as w:
+        for name, value in w.env().items():
+            if name.startswith("MERCHANT_REVIEW_CRAWL"):
+                env.setenv(name, value)
+        base = ["--database-url", database_url, "--engine", "offline"]
+        made = cli.invoke(app, [*base, "experiment", "create", "current", "--engine", "offline"])
+        assert made.exit_code == 0 and "created champion current" in made.output
+        args = ["--approve-min-confidence", "0.99", "--price-in", "3", "--description", "strict"]
+        made = cli.invoke(app, [*base, "experiment", "create", "strict", *args])
+        assert made.exit_code == 0 and "created challenger strict" in made.output
+        bad = cli.invoke(app, [*base, "experiment", "create", "x", "--temperature", "9"])
+        assert bad.exit_code == 2
+        listed = json.loads(cli.invoke(app, [*base, "experiment", "list", "--json"]).stdout)
+        assert [(c["name"], c["role"]) for c in listed] == [
+            ("current", "champion"),
+            ("strict", "challenger"),
+        ]
+        assert listed[1]["spec"] == {
+            "approve_min_confidence": 0.99,
+            "price_in_per_mtok": 3.0,
+            "price_out_per_mtok": 0.0,
+        }
+
+        env.setenv("MERCHANT_REVIEW_EXPERIMENT__SHADOW", "strict")
+        env.setenv("MERCHANT_REVIEW_EXPERIMENT__SHARE", "1.0")
+        summary = run_batch(base)
+        assert {s.merchant_id for s in shadows(w)} == {m.record.merchant_id for m in w.merchants}
+        run = item_rows(w, str(summary["run_id"]))
+        assert {s.champion_review_id for s in shadows(w)} == {i.review_id for i in run.values()}
