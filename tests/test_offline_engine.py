@@ -888,3 +888,40 @@ async def test_one_specific_sentence_on_a_terms_page_makes_a_finding() -> None:
 async def test_one_single_word_on_a_terms_page_needs_corroboration() -> None:
     assessment = await assess(site("paper.example", PASSING_WORD_TERMS))
     assert assessment.findings == []
+
+
+# -- a repeated headline is one mention, not corroboration --------------------------------
+
+HEADLINE = "Court orders porn star Stormy Daniels to pay fees"
+NEWS_REPEATS: Site = {
+    "/": (
+        "Daily Canvas",
+        f"Top stories\n{HEADLINE}. Weather turns cold.\nTrending: {HEADLINE}. "
+        f"Markets rally.\nMore: {HEADLINE}. Local elections tonight.",
+    ),
+    "/about/": (
+        "About us",
+        "Daily Canvas is an independent newsroom covering politics, culture, sport and "
+        "the weather for readers across the region since 1998. Our editors publish "
+        "every morning and evening; corrections are listed on every story.",
+    ),
+}
+
+SHOP_REPEATS: Site = {
+    "/": (
+        "Glassworks",
+        "Glass bong with ice catcher $40\nMini bong for travel $25\n"
+        "Every bong ships boxed in foam.",
+    ),
+}
+
+
+async def test_a_headline_repeated_on_a_page_counts_once() -> None:
+    assessment = await assess(site("news.example", NEWS_REPEATS))
+    assert assessment.findings == []
+    assert decision(assessment) is Decision.APPROVE
+
+
+async def test_one_word_in_different_sentences_corroborates_itself() -> None:
+    assessment = await assess(site("glass.example", SHOP_REPEATS))
+    assert Category.ILLEGAL_DRUGS in categories(assessment)

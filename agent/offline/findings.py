@@ -78,12 +78,29 @@ def weight(evidence: RuleEvidence) -> float:
         for label, weight in hit.evidence.items():
             distinct[label] = max(distinct.get(label, 0.0), weight)
     pages = {hit.snippet.url for hit in evidence.positive}
-    snippets = {hit.snippet.text for hit in evidence.positive}
+    mentions = _distinct_mentions(evidence.positive)
     total = sum(distinct.values())
     total += min(SUPPORT_WEIGHT * len(evidence.supporting), SUPPORT_CAP)
     total += min(PAGE_WEIGHT * (len(pages) - 1), PAGE_CAP)
-    total += min(SNIPPET_WEIGHT * (len(snippets) - 1), SNIPPET_CAP)
+    total += min(SNIPPET_WEIGHT * (mentions - 1), SNIPPET_CAP)
     return total
+
+
+def _distinct_mentions(hits: list[SnippetHit]) -> int:
+    """Snippets that show evidence in words of their own; a repeated headline counts once.
+
+    A snippet counts when one of its mentions (a match with the words beside it) was not
+    met in an earlier snippet of the page; a hit without recorded mentions (e.g. a
+    model's) counts by its text.
+    """
+    seen: set[str] = set()
+    count = 0
+    for hit in hits:
+        keys = {f"{hit.snippet.url} {m}" for m in hit.mentions} or {hit.snippet.text}
+        if keys - seen:
+            count += 1
+        seen |= keys
+    return count
 
 
 def category_weights(grouped: Iterable[RuleEvidence]) -> dict[Category, float]:

@@ -13,7 +13,7 @@ import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from threading import Lock
 
@@ -35,6 +35,7 @@ KIND_WEIGHT = {"terms": 0.7, "nav": 0.8, "boilerplate": 0.8, "faq": 0.9, "image"
 # A page is dominated by lookalike context when this many snippets show one and they
 # outnumber the hits at least twice; hits with a single distinct indicator then drop.
 DOMINANT_LOOKALIKES = 3
+MENTION_WORDS = 2  # words beside a match that identify one mention
 _PAGE_JOIN = "\n\x00\n"  # no phrase or `\s`/`.` pattern runs across it
 
 
@@ -181,6 +182,7 @@ class _RuleMatch:
     shown: list[str]
     supporting: list[str]
     lookalikes: list[str]
+    mentions: list[str] = field(default_factory=list)
 
 
 class IndicatorScorer:
@@ -213,6 +215,7 @@ class IndicatorScorer:
                         shown=tuple(match.shown),
                         supporting=tuple(match.supporting),
                         lookalikes=tuple(lookalikes),
+                        mentions=tuple(match.mentions),
                     )
                 )
         return hits
@@ -246,7 +249,26 @@ def _rule_matches(
                 discount = 1.0 if indicator.weight >= SPECIFIC_WEIGHT else kind_weight
                 match.evidence[indicator.text] = indicator.weight * discount
                 match.shown.append(shown)
+                match.mentions.extend(_mentions(snippet.folded, indicator.pattern))
     return by_rule
+
+
+def _mentions(folded: str, pattern: re.Pattern[str]) -> list[str]:
+    """Each match in the snippet with the words just before it, and with those just after.
+
+    A snippet sharing all of these with earlier ones repeats a mention (a headline shown
+    three times on a page, a title repeated as the first line): no new evidence.
+    """
+    keys = []
+    for hit in pattern.finditer(folded):
+        before = folded[: hit.start()].split()[-MENTION_WORDS:]
+        after = folded[hit.end() :].split()[:MENTION_WORDS]
+        matched = hit.group(0).strip()
+        if len(before) == MENTION_WORDS:
+            keys.append(" ".join([*before, matched]))
+        if len(after) == MENTION_WORDS:
+            keys.append(" ".join([matched, *after]))
+    return keys
 
 
 def _inside_other(met: Met, spans: list[Met]) -> bool:

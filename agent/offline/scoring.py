@@ -33,6 +33,9 @@ class SnippetHit:
     shown: tuple[str, ...] = ()  # what was met, as words a reader recognises
     supporting: tuple[str, ...] = ()
     lookalikes: tuple[str, ...] = ()
+    # The words around each positive match: the same words around the same indicator on
+    # several snippets are one mention repeated (a headline shown three times), not three.
+    mentions: tuple[str, ...] = ()
 
     @property
     def suppressed(self) -> bool:
