@@ -15,10 +15,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from merchant_review.audit_verify import verify_audit_log
+from merchant_review.batch import service
 from merchant_review.batch.changes import summarize
 from merchant_review.batch.schema import BatchItemRow
+from merchant_review.batch.selection import Selection
 from merchant_review.cli import app
-from merchant_review.experiments import configs
+from merchant_review.experiments import configs, shadow
 from merchant_review.experiments.assign import assigned
 from merchant_review.experiments.schema import ShadowReviewRow
 from merchant_review.experiments.spec import ConfigSpec
@@ -193,3 +195,27 @@ def test_the_cli_creates_configurations_and_the_settings_can_ask_for_shadow_mode
         assert {s.merchant_id for s in shadows(w)} == {m.record.merchant_id for m in w.merchants}
         run = item_rows(w, str(summary["run_id"]))
         assert {s.champion_review_id for s in shadows(w)} == {i.review_id for i in run.values()}
+
+
+def test_a_resumed_run_shadows_as_it_was_started(
+    database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    with world(database_url, tmp_path, 4) as w:
+        for name, value in w.env().items():
+            if name.startswith("MERCHANT_REVIEW_CRAWL"):
+                env.setenv(name, value)
+        configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
+        configs.create(w.store, "strict", ConfigSpec(approve_min_confidence=0.99), actor="t")
+        plan = shadow.plan(w.store, "strict", 1.0)
+        settings = shadow.champion_settings(w.settings, {shadow.OPTION: plan.record()})
+        run = service.create(
+            settings, w.store, Selection(all=True), service.Engine.from_settings(settings),
+            force=False,
+        )  # fmt: skip
+        shadow.attach(w.store, run.id, plan)  # started, then stopped before any item
+        base = ["--database-url", database_url, "--engine", "offline"]
+        resumed = cli.invoke(app, [*base, "batch", "resume", run.id, "--json"])
+        assert resumed.exit_code == 0, resumed.output
+        assert json.loads(resumed.stdout)["statuses"] == {"reviewed": 4}
+        assert len(shadows(w)) == 4
+        assert {s.batch_run_id for s in shadows(w)} == {run.id}
