@@ -83,6 +83,8 @@ def test_the_false_promotion_rate_under_the_null_stays_below_alpha() -> None:
     power = stats.false_promotion_rate(p=0.65, max_pairs=1000, simulations=500, alpha=0.05)
     print(f"promotion rate when the challenger wins 65% of disagreements: {power:.4f}")
     assert power > 0.9
+    peeking = stats.simulate(p=0.5, max_pairs=1000, simulations=500).peeking_promoted
+    assert peeking > 0.2  # what the always-valid bound protects against: a peeked z-test
 
 
 def test_the_confidence_sequence_covers_the_true_rate_at_every_look() -> None:

@@ -240,17 +240,23 @@ def simulate(
     seed: int = 20261129,
 ) -> None:
     """The sequential test's false-promotion rate (and power), by seeded simulation."""
-    null = stats.false_promotion_rate(
-        p=0.5, max_pairs=pairs, simulations=runs, alpha=alpha, seed=seed
-    )
-    power = stats.false_promotion_rate(
-        p=better, max_pairs=pairs, simulations=runs, alpha=alpha, seed=seed
+    null, power = (
+        stats.simulate(p=p, max_pairs=pairs, simulations=runs, alpha=alpha, seed=seed)
+        for p in (0.5, better)
     )
     console.print(
-        f"false-promotion rate under the null (equal accuracy), checked after every one of "
-        f"{pairs} labelled disagreements, {runs} runs: {null:.4f} (bound {alpha})"
+        f"{runs} simulated experiments, the test checked after every one of {pairs} "
+        f"labelled disagreements, alpha {alpha}:"
     )
-    console.print(f"promotion rate when the challenger wins {better:.0%} of them: {power:.4f}")
+    console.print(
+        f"  equal accuracy (the null): promoted {null.promoted:.4f} "
+        f"(a one-look z-test checked as often: {null.peeking_promoted:.4f})"
+    )
+    median = "-" if power.median_pairs is None else f"{power.median_pairs:.0f}"
+    console.print(
+        f"  challenger right in {better:.0%} of disagreements: promoted {power.promoted:.4f}, "
+        f"median {median} labelled disagreements to promotion"
+    )
 
 
 def print_report(found: ExperimentReport, show: int) -> None:
