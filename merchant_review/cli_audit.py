@@ -109,9 +109,12 @@ def audit_verify(
 ) -> None:
     """Recompute the hash chains; report the first broken link of each chain (exit 1)."""
     from merchant_review.audit_verify import verify_audit_log
+    from merchant_review.experiments.log import verify as verify_experiment_log
 
     with _errors():
-        report = verify_audit_log(Store(_settings(ctx).database_url), since=since)
+        store = Store(_settings(ctx).database_url)
+        report = verify_audit_log(store, since=since)
+        experiments = verify_experiment_log(store)  # configurations' history (promotions)
     counts = (
         f"{report.reviews} reviews, {report.records} records, {report.blobs} page blobs, "
         f"{report.ledger_entries} ledger entries"
@@ -123,7 +126,11 @@ def audit_verify(
         for problem in report.problems:
             console.print(f"  {problem}", markup=False)
     console.print(f"ledger head: #{report.head[0]} {report.head[1]} (publish it to anchor the log)")
-    if not report.ok:
+    if experiments.ok:
+        console.print(f"[green]experiment log intact[/green]: {experiments.entries} entries")
+    else:
+        console.print(f"[bold red]experiment log BROKEN[/bold red]: {experiments.problem}")
+    if not (report.ok and experiments.ok):
         raise typer.Exit(1)
 
 

@@ -250,6 +250,8 @@ def test_promotion_is_logged_with_its_report_and_the_log_is_tamper_evident(
     ]  # fmt: skip
     history = cli.invoke(app, [*base, "experiment", "log"])
     assert history.exit_code == 0 and "chain ok" in history.output
+    audit = cli.invoke(app, [*base, "audit", "verify"])
+    assert audit.exit_code == 0 and "experiment log intact: 3 entries" in audit.output
 
     with pytest.raises(DBAPIError, match="append-only"):
         query(store.url, "UPDATE experiment_log SET actor = 'eve' WHERE seq = 2")
@@ -258,6 +260,8 @@ def test_promotion_is_logged_with_its_report_and_the_log_is_tamper_evident(
     assert not check.ok and "#2 (promote)" in (check.problem or "") and "actor" in check.problem
     broken = cli.invoke(app, [*base, "experiment", "log"])
     assert broken.exit_code == 1 and "BROKEN" in broken.output
+    audit = cli.invoke(app, [*base, "audit", "verify"])
+    assert audit.exit_code == 1 and "experiment log BROKEN" in audit.output
 
 
 def test_only_a_challenger_can_be_promoted_and_one_champion_exists(store: Store) -> None:

@@ -219,3 +219,16 @@ def test_a_resumed_run_shadows_as_it_was_started(
         assert json.loads(resumed.stdout)["statuses"] == {"reviewed": 4}
         assert len(shadows(w)) == 4
         assert {s.batch_run_id for s in shadows(w)} == {run.id}
+
+
+def test_a_challenger_that_cannot_run_here_is_refused_before_the_run(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(database_url, tmp_path, 2) as w:
+        configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
+        configs.create(w.store, "llm", ConfigSpec(engine="llm"), actor="t")  # no model set
+        base = ["--database-url", database_url, "--engine", "offline"]
+        refused = cli.invoke(app, [*base, "batch", "--all", "--shadow", "llm"])
+        assert refused.exit_code == 2 and "the LLM engine needs a model" in refused.output
+        with w.store.session() as session:
+            assert session.scalars(select(BatchItemRow)).first() is None

@@ -277,4 +277,8 @@ def requested_plan(
     name = name or settings.experiment.shadow
     if name is None:
         return None
-    return plan(store, name, settings.experiment.share if share is None else share)
+    found = plan(store, name, settings.experiment.share if share is None else share)
+    # Both configurations must build here and now, not fail on the run's first item.
+    for spec in (found.champion_spec, found.challenger_spec):
+        build_assessor(ConfigSpec.parse(spec).apply(settings))
+    return found
