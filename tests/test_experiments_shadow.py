@@ -8,12 +8,18 @@ PostgreSQL. The challenger must never act.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from agent.assessor import Assessor
+from agent.llm import LLMAssessor
+from agent.prompts import PromptSet
+from agent.scripted import SCRIPTED_BASE_URL, Reply, Request, ScriptedModel, tool_choice_name
 from merchant_review.audit_verify import verify_audit_log
 from merchant_review.batch import service
 from merchant_review.batch.changes import summarize
@@ -22,11 +28,13 @@ from merchant_review.batch.selection import Selection
 from merchant_review.cli import app
 from merchant_review.experiments import configs, shadow
 from merchant_review.experiments.assign import assigned
+from merchant_review.experiments.report import experiment_report
 from merchant_review.experiments.schema import ShadowReviewRow
 from merchant_review.experiments.spec import ConfigSpec
+from merchant_review.settings import EngineChoice, Settings
 from merchant_review.storage.schema import EventRow, ReviewRow
 from merchant_review.web.queries import QueueFilter, latest_decisions, review_queue
-from tests.batchsupport import World, world
+from tests.batchsupport import SUBMIT, World, world
 
 pytest_plugins = ["tests.dbfixtures"]
 
@@ -232,3 +240,68 @@ def test_a_challenger_that_cannot_run_here_is_refused_before_the_run(
         assert refused.exit_code == 2 and "the LLM engine needs a model" in refused.output
         with w.store.session() as session:
             assert session.scalars(select(BatchItemRow)).first() is None
+
+
+def test_an_llm_challenger_sees_the_history_the_champion_saw_and_its_cost_is_reported(
+    database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    HISTORY_SEEN.clear()
+    model = ScriptedModel(default=_asks_history_then_submits)
+    real_build = shadow.build_assessor
+
+    def build(settings: Settings) -> Assessor:  # the challenger talks to the scripted model
+        if settings.resolved_engine() is EngineChoice.LLM:
+            return LLMAssessor(model.client(), settings.model, PromptSet.load())
+        return real_build(settings)
+
+    env.setattr(shadow, "build_assessor", build)
+    with world(database_url, tmp_path, 2) as w:
+        for name, value in w.env().items():
+            if name.startswith("MERCHANT_REVIEW_CRAWL"):
+                env.setenv(name, value)
+        base = ["--database-url", database_url, "--engine", "offline"]
+        configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
+        spec = ConfigSpec(
+            engine="llm",
+            model_name="scripted",
+            model_base_url=SCRIPTED_BASE_URL,
+            price_in_per_mtok=1.0,
+            price_out_per_mtok=4.0,
+        )
+        configs.create(w.store, "llm", spec, actor="t")
+        first = run_batch(base)  # the champion alone
+        second = run_batch(base, "--force", "--shadow", "llm", "--share", "1")
+        assert second["statuses"] == {"reviewed": 2}
+        before = item_rows(w, str(first["run_id"]))
+        now = item_rows(w, str(second["run_id"]))
+        assert len(HISTORY_SEEN) == 2
+        for merchant_id, seen in HISTORY_SEEN.items():
+            ids = {r["review_id"] for r in seen}
+            # The champion's earlier review, not the one the challenger shadows.
+            assert ids == {before[merchant_id].review_id}
+            assert now[merchant_id].review_id not in ids
+
+        figures = experiment_report(w.store, "llm").record()
+        usage = figures["usage_per_review"]["challenger"]
+        assert usage["llm_calls"] >= 2 and usage["prompt_tokens"] > 0
+        expected = (usage["prompt_tokens"] * 1.0 + usage["completion_tokens"] * 4.0) / 1e6
+        assert usage["cost_usd"] == pytest.approx(expected)
+        assert figures["usage_per_review"]["champion"]["cost_usd"] == 0
+
+
+HISTORY_SEEN: dict[str, list[dict[str, Any]]] = {}
+
+
+def _asks_history_then_submits(request: Request) -> Reply:
+    """Ask for the prior reviews once, note what came back, then submit an approve."""
+    results = [m for m in request["messages"] if m.get("role") == "tool"]
+    if results:
+        data = json.loads(results[-1]["content"])
+        profile = next(
+            (m for m in request["messages"] if "merchant_id" in str(m.get("content"))), {}
+        )
+        merchant = re.search(r"m\d{6}", str(profile.get("content")))
+        HISTORY_SEEN[merchant.group(0) if merchant else "?"] = data["reviews"]
+    if results or tool_choice_name(request) == "submit_verdict":
+        return ScriptedModel.always_submit(**SUBMIT)(request)
+    return ScriptedModel.tool_call("get_prior_reviews")
