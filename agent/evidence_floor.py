@@ -32,6 +32,11 @@ def _offline(reject_min_confidence: float) -> Assessor:
     return offline_assessor(settings)
 
 
+def preload(settings: Settings) -> None:
+    """Load the offline engine now (its artefact takes seconds), not in the first review."""
+    _offline(settings.reject_min_confidence)
+
+
 def _verified_categories(
     assessment: Assessment, request: AssessmentRequest
 ) -> dict[Category, float]:

@@ -20,6 +20,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessage
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import WaitBaseT, wait_base, wait_none, wait_random_exponential
 
+from agent.budget import before_model_call
 from merchant_review.audit import AuditEvent, AuditSink, EventKind, sha256_of
 from merchant_review.settings import ModelSettings
 from merchant_review.verdict import Usage
@@ -187,10 +188,11 @@ class ModelCaller:
         return completion.choices[0].message
 
     async def _attempt(self, body: dict[str, Any], purpose: str, attempt: int) -> ChatCompletion:
+        before_model_call()  # the review's caps (agent/budget.py): raises once one is reached
         started = time.perf_counter()
         try:
             completion: ChatCompletion = await self._client.chat.completions.create(**body)
-        except Exception as exc:
+        except BaseException as exc:  # cancelled too (a review budget): the request went out
             self._record(body, purpose, attempt, started, error=exc)
             raise
         self._record(body, purpose, attempt, started, completion=completion)

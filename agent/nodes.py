@@ -7,6 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.assessor import AssessmentRequest
+from agent.budget import ReviewBudget, assess_within
 from agent.context import ReviewContext
 from agent.decide import decide_outcome
 from agent.evidence_floor import apply_evidence_floor
@@ -64,16 +65,20 @@ async def assess(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> Upda
     """Ask the assessor (offline engine or LLM agent) for findings with citations."""
     ctx = runtime.context
     pages = state["pages"]  # shared: pages the agent fetches are appended here
+    limits = ctx.settings.limits
+    # The crawl spent part of the review's wall time; the assessment gets the rest.
+    budget = ReviewBudget(limits, limits.time_budget_s - state["crawl"].elapsed_s)
     toolbox = ReviewToolbox(
         merchant_id=state["merchant"].merchant_id if state["merchant"] else None,
         website=state["website"],
         pages=pages,
         corpus=ctx.corpus,
         crawl_settings=ctx.settings.crawl,
-        audit=ReviewAudit(ctx.store, state["review_id"]),
+        audit=budget.watch(ReviewAudit(ctx.store, state["review_id"])),
         records=(ctx.records or ctx.store) if state["merchant"] else None,
         http_client=ctx.http_client,
         include_personal=ctx.settings.share_personal_data_with_model,
+        max_agent_fetches=limits.max_agent_fetches,
     )
     request = AssessmentRequest(
         merchant=state["merchant"],
@@ -83,7 +88,7 @@ async def assess(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> Upda
         rules=state.get("rules", []),
         corpus=ctx.corpus,
     )
-    assessment = await ctx.assessor.assess(request, toolbox)
+    assessment = await assess_within(budget, ctx.assessor, request, toolbox)
     # A model may omit evidence it was told (by a page) to ignore: see agent/evidence_floor.
     assessment = await apply_evidence_floor(assessment, request, toolbox, ctx.settings)
     new_pages = pages[state.get("pages_saved", 0) :]

@@ -9,6 +9,8 @@ from platformdirs import user_data_dir
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from merchant_review.limits import ReviewLimits
+
 
 class EngineChoice(StrEnum):
     AUTO = "auto"  # the LLM agent when a model is configured, else the offline engine
@@ -116,6 +118,7 @@ class Settings(BaseSettings):
     model: ModelSettings = Field(default_factory=ModelSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     cascade: CascadeSettings = Field(default_factory=CascadeSettings)
+    limits: ReviewLimits = Field(default_factory=ReviewLimits)  # per review: time, calls, tokens
     # Not part of what shapes a verdict: left out of the stored settings and their hash.
     batch: BatchSettings = Field(default_factory=BatchSettings, exclude=True)
     policy_dir: Path | None = None  # None: the corpus shipped with the project

@@ -10,21 +10,28 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from merchant_review.audit import AuditEvent, EventKind
 from merchant_review.cli import app
 from merchant_review.experiments import configs, log
+from merchant_review.experiments.pairs import load_pairs
 from merchant_review.experiments.report import experiment_report
 from merchant_review.experiments.schema import ShadowReviewRow
 from merchant_review.experiments.spec import ConfigSpec
 from merchant_review.records import MerchantRecord
+from merchant_review.settings import Settings
 from merchant_review.storage import Store
 from merchant_review.taxonomy import Category, Decision
 from merchant_review.verdict import Finding, PageCitation, Usage, Verdict
+from merchant_review.web.accounts import Accounts, Role
+from merchant_review.web.app import create_app
+from merchant_review.web.config import WebSettings
 from merchant_review.web.queries import QueueFilter, review_queue
 from tests.dbtools import query, tamper
 
@@ -279,3 +286,25 @@ def test_only_a_challenger_can_be_promoted_and_one_champion_exists(store: Store)
     with pytest.raises(DBAPIError):  # the database holds one champion at most
         query(store.url, "UPDATE experiment_configs SET role = 'champion' WHERE name = 'b'")
     assert [c.role for c in configs.listing(store)] == ["champion", "retired"]
+
+
+def test_the_web_queue_lists_exactly_a_challengers_disagreements(
+    store: Store, tmp_path: Path
+) -> None:
+    build_history(store)
+    accounts = Accounts(store)
+    accounts.add_user("vera", Role.VIEWER, None)
+    headers = {"Authorization": f"Bearer {accounts.create_token('vera', 'tests')}"}
+    pairs = load_pairs(store, "bigger")
+    wanted = {p.champion.review_id for p in pairs if not p.agree and p.label is None}
+    assert len(wanted) == 5  # the five request_info disagreements no analyst has labelled yet
+
+    app_ = create_app(Settings(database_url=store.url), WebSettings(reports_dir=tmp_path))
+    with TestClient(app_, base_url="http://testserver") as client:
+        found = client.get("/api/queue?experiment=bigger&per_page=200", headers=headers)
+        assert found.status_code == 200, found.text
+        items = found.json()["items"]
+        assert {i["review_id"] for i in items} == wanted
+        assert all("challenger bigger disagrees" in i["reason"] for i in items)
+        other = client.get("/api/queue?experiment=nobody", headers=headers)
+        assert other.status_code == 200 and other.json()["items"] == []

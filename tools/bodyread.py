@@ -73,3 +73,22 @@ async def read_limited(response: httpx.Response, max_bytes: int) -> tuple[bytes,
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks), False
+
+
+# Bytes that never occur in text (WHATWG MIME Sniffing, "binary data byte").
+_BINARY_BYTES = frozenset([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
+_TEXT_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+SNIFF_BYTES = 1445  # how much of the body the MIME Sniffing standard looks at
+
+
+def looks_binary(data: bytes) -> bool:
+    """True when over 1% of the body's start are bytes no text has (a text BOM excepted).
+
+    A server may label anything text/html; parsed as HTML, random bytes turn into a page
+    of replacement characters that looks like an odd but "operating" site. A stray NUL in
+    a real page stays under the threshold.
+    """
+    if data.startswith(_TEXT_BOMS):
+        return False
+    head = data[:SNIFF_BYTES]
+    return sum(1 for byte in head if byte in _BINARY_BYTES) * 100 > len(head)

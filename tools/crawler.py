@@ -32,7 +32,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from merchant_review.pages import CrawlReport, PageSnapshot
 from merchant_review.settings import CrawlSettings
-from tools.bodyread import ACCEPT_ENCODING, BodyError, read_limited
+from tools.bodyread import ACCEPT_ENCODING, BodyError, looks_binary, read_limited
 from tools.extract import extract_page
 from tools.netguard import BlockedDestination, GuardedTransport, UnresolvableHost, check_url
 from tools.pinning import PinnedBackend, pinned_transport
@@ -208,6 +208,8 @@ async def _read_body(
         return body
     body.data, body.truncated = await read_limited(response, max_bytes)
     body.read = True
+    if read_types is not None and looks_binary(body.data):
+        body.error = f"binary content served as {mime or 'an untyped page'}"
     return body
 
 
@@ -294,9 +296,10 @@ async def _snapshot(requested_url: str, body: _Body, *, found_via: str, depth: i
         found_via=found_via,
         error=body.error,
     )
-    if body.read and _mime(body.content_type) in TEXT_TYPES:
+    parse = body.read and body.error is None  # e.g. binary content: nothing to parse
+    if parse and _mime(body.content_type) in TEXT_TYPES:
         page.text = body.data.decode(body.charset or "utf-8", errors="replace")
-    elif body.read and body.data:
+    elif parse and body.data:
         # Parsing a large page takes a while: keep it off the event loop.
         seen = await asyncio.to_thread(extract_page, body.data, body.url, http_charset=body.charset)
         page.title, page.text, page.hidden_text = seen.title, seen.text, seen.hidden_text

@@ -23,16 +23,20 @@ def _active() -> ColumnElement[bool]:
     )
 
 
-def challenger_disagrees() -> ColumnElement[bool]:
-    """For a query over ReviewRow joined to its VerdictRow: a challenger decided otherwise."""
+def challenger_disagrees(config: str | None = None) -> ColumnElement[bool]:
+    """For a query over ReviewRow joined to its VerdictRow: a challenger decided otherwise.
+
+    `config` limits it to that challenger (the queue's experiment filter).
+    """
     shadow_verdict = aliased(VerdictRow)
-    return (
+    condition = (
         exists()
         .where(ShadowReviewRow.champion_review_id == ReviewRow.id)
         .where(shadow_verdict.review_id == ShadowReviewRow.challenger_review_id)
         .where(shadow_verdict.decision != VerdictRow.decision)
         .where(_active())
     )
+    return condition.where(ShadowReviewRow.config == config) if config else condition
 
 
 def disagreeing(session: Session, review_ids: list[str]) -> dict[str, list[str]]:

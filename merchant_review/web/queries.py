@@ -46,6 +46,7 @@ class QueueFilter:
     date_to: date | None = None
     eval_run_id: str | None = None
     batch_run_id: str | None = None
+    experiment: str | None = None  # only reviews this shadow challenger disagreed with
     latest_only: bool = True
     sort: SortKey = SortKey.STARTED
     descending: bool = True
@@ -127,6 +128,8 @@ def _filtered(query: Q, f: QueueFilter) -> Q:
         query = query.where(ReviewRow.eval_run_id == f.eval_run_id)
     if f.batch_run_id:
         query = query.where(ReviewRow.batch_run_id == f.batch_run_id)
+    if f.experiment:
+        query = query.where(challenger_disagrees(f.experiment))
     return query
 
 

@@ -21,6 +21,9 @@ class QueueQuery(BaseModel):
     date_to: date | None = Field(default=None, description="started on or before (UTC)")
     eval_run_id: str | None = Field(default=None, max_length=64)
     batch_run_id: str | None = Field(default=None, max_length=64)
+    experiment: str | None = Field(
+        default=None, max_length=100, description="a challenger: the reviews it disagreed with"
+    )
     all_reviews: bool = Field(
         default=False, description="also reviews superseded by a newer review of the merchant"
     )
@@ -43,6 +46,7 @@ class QueueQuery(BaseModel):
             date_to=self.date_to,
             eval_run_id=self.eval_run_id,
             batch_run_id=self.batch_run_id,
+            experiment=self.experiment,
             latest_only=not self.all_reviews,
             sort=self.sort,
             descending=self.order == "desc",

@@ -1,0 +1,125 @@
+"""Per-review resource caps (merchant_review/limits.py, agent/budget.py): model calls,
+tokens, wall time and agent page fetches, enforced through the whole review graph.
+
+The crawl's own caps (pages, depth, bytes per page and in total, its time budget) are
+tested in tests/test_crawler.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.budget import BudgetExceeded, ReviewBudget
+from agent.llm import LLMAssessor, RetryPolicy
+from agent.prompts import PromptSet
+from agent.scripted import ScriptedModel
+from evals.security.injection import SITE, honest_verdict, served
+from merchant_review.audit import AuditEvent, EventKind
+from merchant_review.limits import ReviewLimits
+from merchant_review.review import Reviewer
+from merchant_review.settings import ModelSettings, Settings
+from merchant_review.storage import Store
+from merchant_review.verdict import Verdict
+
+
+async def review(
+    tmp_path: Path, model: ScriptedModel, limits: dict[str, Any], **model_changes: Any
+) -> tuple[Verdict, Store]:
+    with served([]) as (host, hosts):
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'limits.db'}",
+            engine="llm",
+            crawl={"origin_overrides": host.origin_overrides(), "allow_private": ["127.0.0.1"],
+                   "max_pages": 1},
+            model={"name": "m", "base_url": "http://model.invalid/v1", **model_changes},
+            limits=limits,
+        )  # fmt: skip
+        store = Store(settings.database_url)
+        assessor = LLMAssessor(
+            model.client(), ModelSettings(**settings.model.model_dump()), PromptSet.load(),
+            retry=RetryPolicy.no_wait(),
+        )  # fmt: skip
+        async with Reviewer(settings, store, assessor=assessor) as reviewer:
+            return await reviewer.review_url(f"https://{hosts['clean']}/"), store
+
+
+def model_calls(store: Store, verdict: Verdict) -> int:
+    stored = store.get_review(verdict.review_id or "")
+    assert stored is not None and stored.verdict is not None
+    return sum(1 for event in stored.events if event.kind == EventKind.MODEL_CALL.value)
+
+
+async def test_the_model_call_cap_stops_an_endless_tool_loop(tmp_path: Path) -> None:
+    model = ScriptedModel(default=lambda _r: ScriptedModel.tool_call("list_pages", {}))
+    verdict, store = await review(tmp_path, model, {"max_model_calls": 5}, step_budget=50)
+    assert len(model.requests) == 5 == model_calls(store, verdict)
+    assert verdict.decision.value == "escalate"
+    assert any("model call cap reached (5 calls)" in reason for reason in verdict.reasons)
+    assert verdict.usage.llm_calls == 5
+
+
+async def test_the_token_cap_stops_the_review_before_the_next_call(tmp_path: Path) -> None:
+    heavy = ScriptedModel.tool_call("list_pages", {})
+    heavy = type(heavy)(tool_calls=heavy.tool_calls, usage=(4_000, 1_000))
+    model = ScriptedModel(default=lambda _r: heavy)
+    verdict, store = await review(tmp_path, model, {"max_tokens": 12_000}, step_budget=50)
+    assert len(model.requests) == 3  # 5,000 tokens a call: the fourth would pass 12,000
+    assert any("token cap reached (15000 of 12000 tokens)" in r for r in verdict.reasons)
+    assert verdict.usage.tokens == 15_000 and model_calls(store, verdict) == 3
+
+
+async def test_the_wall_time_budget_cuts_off_a_slow_model(tmp_path: Path) -> None:
+    model = ScriptedModel(default=lambda _r: ScriptedModel.text("thinking"), delay_s=60)
+    started = asyncio.get_running_loop().time()
+    verdict, store = await review(tmp_path, model, {"time_budget_s": 1.5})
+    assert asyncio.get_running_loop().time() - started < 10
+    assert any("review time budget used up (1.5 s)" in r for r in verdict.reasons)
+    assert model_calls(store, verdict) == 1  # the cancelled request keeps its audit row
+
+
+async def test_the_agent_fetch_cap_holds(tmp_path: Path) -> None:
+    root = f"https://clean.{SITE}/"  # served([]) names the clean site so
+    pages = [f"{root}shop/night.html", f"{root}about.html"]  # neither crawled (max_pages 1)
+
+    def fetch_both_then_submit(request: dict[str, Any]) -> Any:
+        if any(m.get("role") == "tool" for m in request["messages"]):
+            return ScriptedModel.always_submit(**honest_verdict(pages[0]))(request)
+        return ScriptedModel.tool_calls(*[("fetch_page", {"url": url}) for url in pages])
+
+    model = ScriptedModel(default=fetch_both_then_submit)
+    verdict, _store = await review(tmp_path, model, {"max_agent_fetches": 1})
+    tool_messages = [m for m in model.requests[1]["messages"] if m["role"] == "tool"]
+    results = [json.loads(m["content"]) for m in tool_messages]
+    assert results[0].get("status") == 200
+    assert results[1] == {"error": "page fetch budget exhausted"}
+    assert verdict.decision.value == "reject"
+
+
+def test_limits_are_settings() -> None:
+    settings = Settings(database_url="sqlite://", limits={"max_tokens": 5_000})
+    assert settings.limits.max_tokens == 5_000
+    assert Settings(database_url="sqlite://").limits == ReviewLimits()
+    with pytest.raises(ValueError):
+        ReviewLimits(max_model_calls=0)
+
+
+async def test_a_budget_counts_audited_model_calls_and_checks_time() -> None:
+    budget = ReviewBudget(ReviewLimits(max_model_calls=2), seconds=60)
+    event = AuditEvent(
+        kind=EventKind.MODEL_CALL, name="chat", prompt_tokens=10, completion_tokens=5
+    )
+    budget.check()
+    budget.spent(event)
+    budget.spent(AuditEvent(kind=EventKind.TOOL_CALL, name="list_pages"))
+    budget.check()
+    budget.spent(event)
+    with pytest.raises(BudgetExceeded, match="model call cap"):
+        budget.check()
+    assert budget.usage.tokens == 30
+    with pytest.raises(BudgetExceeded, match="time budget"):
+        ReviewBudget(ReviewLimits(), seconds=0).check()
