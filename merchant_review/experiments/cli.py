@@ -313,14 +313,15 @@ def _cited(citations: list[dict[str, Any]]) -> str:
 def _print_disagreements(found: ExperimentReport, show: int) -> None:
     if not found.disagreements or show == 0:
         return
-    table = Table(title=f"disagreements ({len(found.disagreements)})")
+    table = Table(title=f"disagreements ({len(found.disagreements)}; `show REVIEW_ID`)")
     for column in ("merchant", "champion", "challenger", "analyst"):
         table.add_column(column)
     for pair in found.disagreements[:show]:
         cells = []
         for side in (pair.champion, pair.challenger):
             cats = ", ".join(side.categories)
-            cells.append(f"{side.decision} {cats}\n{_cited(side.citations)}".strip())
+            cited = _cited(side.citations)
+            cells.append(f"{side.decision} {cats}\n{side.review_id[:12]}\n{cited}".strip())
         table.add_row(pair.merchant_id, *cells, pair.label.decision if pair.label else "")
     console.print(table)
 
