@@ -124,6 +124,9 @@ def test_a_shadow_challenger_reviews_its_share_and_never_acts(
         assert second["statuses"] == {"carried": COUNT} and second["changed_decisions"] == 0
         assert summarize(w.store, str(second["run_id"])).changed == 0
         assert len(shadows(w)) == len(found)
+        # A challenger review replays like any other, on its stored evidence and settings.
+        replayed = cli.invoke(app, [*base, "replay", found[0].challenger_review_id, "--json"])
+        assert replayed.exit_code == 0 and json.loads(replayed.stdout)["reproduced"]
         changes = cli.invoke(app, [*base, "batch", "changes", str(second["run_id"]), "--json"])
         assert json.loads(changes.stdout) == []
         assert verify_audit_log(w.store).ok
