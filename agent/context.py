@@ -50,3 +50,6 @@ class ReviewContext:
     page_source: PageSource = field(default_factory=LiveCrawl)
     records: RecordsSource | None = None  # None: the store
     replay_of: str | None = None
+    # The review the run opened (load_merchant): the Reviewer writes out its deferred audit
+    # records however the run ends (merchant_review/storage/pending.py).
+    opened: list[str] = field(default_factory=list)

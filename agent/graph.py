@@ -20,7 +20,6 @@ from agent import nodes
 from agent.context import ReviewContext
 from agent.state import ReviewInput, ReviewState
 from merchant_review.audit import AuditEvent, EventKind, sha256_of
-from merchant_review.storage import ReviewAudit
 
 
 class Node(Protocol):
@@ -28,6 +27,11 @@ class Node(Protocol):
         self, state: ReviewState, *, runtime: Runtime[ReviewContext]
     ) -> Awaitable[dict[str, Any]]: ...
 
+
+# Steps that wait on the network. The records of the steps before them are written before
+# they start, and theirs when they end; the records of the other (CPU-only) steps wait for
+# the review's next write (merchant_review/storage/pending.py), saving a transaction each.
+WAITS_ON_NETWORK = frozenset({"crawl_website", "assess"})
 
 PIPELINE: list[tuple[str, Node]] = [
     ("crawl_website", nodes.crawl_website),
@@ -52,10 +56,35 @@ def _summary(update: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _record_step(
+    ctx: ReviewContext,
+    state: ReviewState,
+    name: str,
+    started: float,
+    update: dict[str, Any],
+    error: str | None,
+) -> None:
+    ctx.store.defer_event(
+        state["review_id"],
+        AuditEvent(
+            kind=EventKind.STEP,
+            name=name,
+            input={"website": state["website"], "keys": sorted(state)},
+            output=_summary(update),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            error=error,
+        ),
+    )
+
+
 def audited(name: str, node: Node) -> Node:
     """Run a node, record a step event, and turn an exception into state['error']."""
+    waits = name in WAITS_ON_NETWORK
 
     async def run(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> dict[str, Any]:
+        store, review_id = runtime.context.store, state["review_id"]
+        if waits:
+            store.flush(review_id)
         started = time.perf_counter()
         error: str | None = None
         try:
@@ -63,16 +92,12 @@ def audited(name: str, node: Node) -> Node:
         except Exception as exc:  # a failed step must still end in a recorded verdict
             error = f"{name} failed: {type(exc).__name__}: {exc}"
             update = {"error": error}
-        ReviewAudit(runtime.context.store, state["review_id"]).record(
-            AuditEvent(
-                kind=EventKind.STEP,
-                name=name,
-                input={"website": state["website"], "keys": sorted(state)},
-                output=_summary(update),
-                latency_ms=(time.perf_counter() - started) * 1000,
-                error=error,
-            )
-        )
+        except BaseException as exc:  # cancelled, interrupted: record it, then stop
+            _record_step(runtime.context, state, name, started, {}, f"{name} stopped: {exc!r}")
+            raise
+        _record_step(runtime.context, state, name, started, update, error)
+        if waits:
+            store.flush(review_id)
         return update
 
     run.__name__ = name

@@ -38,6 +38,7 @@ async def load_merchant(state: ReviewState, *, runtime: Runtime[ReviewContext]) 
         batch_run_id=ctx.batch_run_id,
         replay_of=ctx.replay_of,
     )
+    ctx.opened.append(review_id)
     return {"review_id": review_id, "pages": [], "pages_saved": 0, "error": None}
 
 
@@ -45,7 +46,7 @@ async def crawl_website(state: ReviewState, *, runtime: Runtime[ReviewContext]) 
     """Crawl the merchant's site within the configured limits; store every fetched page."""
     ctx = runtime.context
     report = await ctx.page_source.crawl(state["website"], ctx.settings.crawl, ctx.http_client)
-    ctx.store.save_crawl(state["review_id"], report)
+    ctx.store.defer_crawl(state["review_id"], report)  # written with the step's record
     return {"crawl": report, "pages": list(report.pages), "pages_saved": len(report.pages)}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -12,8 +13,10 @@ from merchant_review.audit import sha256_of
 from merchant_review.policy import PolicyCorpus, load_corpus
 from merchant_review.records import MerchantRecord
 from merchant_review.settings import EngineChoice, Settings
-from merchant_review.storage import Store
+from merchant_review.storage import StorageError, Store
 from merchant_review.verdict import Verdict
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from agent.assessor import Assessor
@@ -149,9 +152,17 @@ class Reviewer:
             records=records,
             replay_of=replay_of,
         )
-        state = await self.graph.ainvoke(
-            {"merchant": merchant, "website": website}, context=context
-        )
+        try:
+            state = await self.graph.ainvoke(
+                {"merchant": merchant, "website": website}, context=context
+            )
+        except BaseException:  # stopped midway (cancelled, storage error): keep the steps run
+            for review_id in context.opened:
+                try:
+                    self.store.flush(review_id)
+                except StorageError as exc:  # the error in flight says more than this one
+                    log.warning("review %s: deferred audit records not written: %s", review_id, exc)
+            raise
         verdict: Verdict = state["verdict"]
         return verdict
 

@@ -12,6 +12,8 @@ code is the same. Modules:
 - `schema`  the tables; `migrate` Alembic migrations and the rule for opening a database
 - `rows`    audit records built from what the graph reports (scrubbed)
 - `writes`  appending to hash chains under a lock; `blobs` compressed page content
+- `pending` per-review scrubbers and deferred records (a CPU-only step rides with the
+            review's next write: defer_event, defer_crawl, flush)
 - `overrides` which decision stands, and the rules an analyst's label must obey
 - `privacy` scrubbing merchant personal data; `engine` SQLite/PostgreSQL engines
 - `errors`  StorageError and its kinds

@@ -7,6 +7,7 @@ decided by storage/writes.py under the chain-head lock.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,7 @@ from merchant_review.storage.schema import Chained, CrawlRow, EventRow, PageRow,
 from merchant_review.verdict import Verdict
 
 
-def event_row(event: AuditEvent, scrub: Scrubber) -> EventRow:
+def event_row(event: AuditEvent, scrub: Scrubber, created_at: datetime | None = None) -> EventRow:
     extra = scrub.data(to_jsonable(event.extra)) if event.extra else None
     return EventRow(
         kind=event.kind.value,
@@ -31,7 +32,7 @@ def event_row(event: AuditEvent, scrub: Scrubber) -> EventRow:
         completion_tokens=event.completion_tokens,
         latency_ms=event.latency_ms,
         error=scrub.optional_text(event.error),
-        created_at=writes.now(),
+        created_at=created_at or writes.now(),
     )
 
 

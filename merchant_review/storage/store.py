@@ -9,8 +9,9 @@ the review's hash chain (merchant_review/chain.py) and scrub the merchant's pers
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,7 @@ from merchant_review.storage.errors import (
 )
 from merchant_review.storage.migrate import ensure_schema
 from merchant_review.storage.overrides import override_categories
+from merchant_review.storage.pending import ReviewCache, RowMaker
 from merchant_review.storage.privacy import Scrubber
 from merchant_review.storage.reads import StoredReview, find_review, load_review, prior_reviews
 from merchant_review.storage.schema import (
@@ -46,9 +48,6 @@ from merchant_review.storage.schema import (
 from merchant_review.taxonomy import Category, Decision
 from merchant_review.verdict import Verdict
 
-# Builds the records to append, inside the write transaction, with the review's scrubber.
-RowMaker = Callable[[Session, Scrubber], list[Chained]]
-
 
 class Store:
     """Merchant records and the audit log.
@@ -61,6 +60,7 @@ class Store:
         self.engine = make_engine(database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(self.engine.execution_options(**WRITE), expire_on_commit=False)
+        self._cache = ReviewCache()  # scrubbers and deferred records of running reviews
         try:
             ensure_schema(self.engine, create=create)
         except BaseException:
@@ -111,6 +111,7 @@ class Store:
                     )
                 )
                 count += 1
+        self._cache.forget_scrubbers()  # later audit writes scrub with the new records
         return count
 
     def get_merchant(self, merchant_id: str) -> MerchantRecord | None:
@@ -175,26 +176,73 @@ class Store:
         )
         with self.write_session() as session:
             writes.open_review(session, review)
+            scrub = _record_scrubber(session, review.merchant_id)
+        self._cache.keep_scrubber(review.id, scrub)  # the review's later writes reuse it
         return review.id
 
     def _scrubber(self, session: Session, review_id: str) -> Scrubber:
-        """Scrubs the personal data of the review's merchant, as the records DB holds it."""
+        """Scrubs the personal data of the review's merchant, as the records DB holds it.
+
+        Built when the review starts and kept (pending.py); built again from the rows when
+        this Store did not start the review (another process, or after eviction).
+        """
+        cached = self._cache.scrubber(review_id)
+        if cached is not None:
+            return cached
         review = session.get(ReviewRow, review_id)
         if review is None:
             raise UnknownReview(f"no review {review_id!r} in the audit log")
-        merchant = session.get(MerchantRow, review.merchant_id) if review.merchant_id else None
-        return Scrubber(MerchantRecord.model_validate(merchant.record) if merchant else None)
+        scrub = _record_scrubber(session, review.merchant_id)
+        self._cache.keep_scrubber(review_id, scrub)
+        return scrub
 
     def _append(
         self, review_id: str, make_rows: RowMaker, *, ledger_kind: str | None = None
     ) -> list[Chained]:
-        """Build rows with the review's scrubber, then append them, in one transaction."""
-        with self.write_session() as session:
-            scrub = self._scrubber(session, review_id)
-            writes.locked_head(session, review_id)  # checks in make_rows see the final state
-            made = make_rows(session, scrub)
-            writes.append(session, review_id, made, ledger_kind=ledger_kind)
+        """Build rows with the review's scrubber, then append them, in one transaction.
+
+        The review's deferred records go first, in the same transaction; if it fails they
+        are held again for the next write.
+        """
+        deferred = self._cache.take(review_id)
+        try:
+            with self.write_session() as session:
+                scrub = self._scrubber(session, review_id)
+                head = writes.locked_review_head(session, review_id)  # make_rows sees the end
+                earlier = [row for maker in deferred for row in maker(session, scrub)]
+                made = make_rows(session, scrub)
+                kind = ledger_kind if made else None  # the ledger seals this write's last row
+                writes.append(session, review_id, [*earlier, *made], ledger_kind=kind, head=head)
+        except BaseException:
+            self._cache.give_back(review_id, deferred)
+            raise
         return made
+
+    def defer_event(self, review_id: str, event: AuditEvent) -> None:
+        """Record a step with the review's next write instead of a write of its own.
+
+        Its content and time are taken now; see merchant_review/storage/pending.py for when
+        it reaches the database (`flush` forces it).
+        """
+        created_at = writes.now()
+        taken = dataclasses.replace(
+            event,
+            input=to_jsonable(event.input),
+            output=to_jsonable(event.output),
+            extra=to_jsonable(event.extra),
+        )
+        self._cache.defer(
+            review_id, lambda _session, scrub: [rows.event_row(taken, scrub, created_at)]
+        )
+
+    def defer_crawl(self, review_id: str, report: CrawlReport) -> None:
+        """`save_crawl`, written with the review's next write (see defer_event)."""
+        self._cache.defer(review_id, lambda session, scrub: rows.crawl_rows(session, scrub, report))
+
+    def flush(self, review_id: str) -> None:
+        """Write the review's deferred records now, in one transaction (none: no write)."""
+        if self._cache.has_pending(review_id):
+            self._append(review_id, lambda _session, _scrub: [])
 
     def record_event(self, review_id: str, event: AuditEvent) -> None:
         """Append a step, tool call or model call (personal data scrubbed)."""
@@ -220,6 +268,7 @@ class Store:
             return [rows.verdict_row(verdict, scrub)]
 
         self._append(review_id, make, ledger_kind="verdict")
+        self._cache.forget(review_id)  # sealed: this process writes nothing more for it
 
     def add_override(
         self,
@@ -307,6 +356,11 @@ class Store:
         with self.session() as session:
             head = session.get(ChainHeadRow, LEDGER_CHAIN)
             return (head.length, head.head_hash) if head else (0, "")
+
+
+def _record_scrubber(session: Session, merchant_id: str | None) -> Scrubber:
+    merchant = session.get(MerchantRow, merchant_id) if merchant_id else None
+    return Scrubber(MerchantRecord.model_validate(merchant.record) if merchant else None)
 
 
 class ReviewAudit:

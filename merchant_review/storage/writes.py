@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,10 +32,15 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# Built once: every audit write runs it, and building a statement costs more than running it.
+_LOCKED_HEAD = (
+    select(ChainHeadRow).where(ChainHeadRow.chain_id == bindparam("chain_id")).with_for_update()
+)
+
+
 def locked_head(session: Session, chain_id: str) -> ChainHeadRow | None:
     """The chain's head row, locked until the transaction ends (None: no such chain)."""
-    query = select(ChainHeadRow).where(ChainHeadRow.chain_id == chain_id).with_for_update()
-    return session.scalars(query).one_or_none()
+    return session.scalars(_LOCKED_HEAD, {"chain_id": chain_id}).one_or_none()
 
 
 def _ledger(session: Session, review_id: str, kind: str, record: Chained) -> None:
@@ -65,13 +70,27 @@ def open_review(session: Session, review: ReviewRow) -> None:
     _ledger(session, review.id, "review", review)
 
 
-def append(
-    session: Session, review_id: str, rows: list[Chained], *, ledger_kind: str | None = None
-) -> None:
-    """Add records to the end of a review's chain; `ledger_kind` also seals the last one."""
+def locked_review_head(session: Session, review_id: str) -> ChainHeadRow:
+    """The review's chain head, locked; UnknownReview when there is no such review."""
     head = locked_head(session, review_id)
     if head is None:
         raise UnknownReview(f"no review {review_id!r} in the audit log")
+    return head
+
+
+def append(
+    session: Session,
+    review_id: str,
+    rows: list[Chained],
+    *,
+    ledger_kind: str | None = None,
+    head: ChainHeadRow | None = None,
+) -> None:
+    """Add records to the end of a review's chain; `ledger_kind` also seals the last one.
+
+    `head`: the chain head this transaction already locked (saves reading it again).
+    """
+    head = head or locked_review_head(session, review_id)
     for row in rows:
         row.review_id = review_id
         seal(row, head.length, head.head_hash)
