@@ -135,6 +135,10 @@ def test_the_report_gives_the_known_figures_of_a_constructed_history(store: Stor
     found = experiment_report(store, "bigger").record()
 
     assert (found["pairs"], found["merchants"], found["champion"]) == (40, 40, "current")
+    assert found["versions"] == {
+        "champion": {"offline-test corpus-x": 40},
+        "challenger": {"llm:test test corpus-x": 40},
+    }
     matrix = found["agreement_matrix"]
     assert matrix["approve"] == {"approve": 20, "escalate": 9, "request_info": 5, "reject": 0}
     assert matrix["escalate"] == {"approve": 4, "escalate": 2, "request_info": 0, "reject": 0}

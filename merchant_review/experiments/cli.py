@@ -265,6 +265,9 @@ def print_report(found: ExperimentReport, show: int) -> None:
         f"[bold]{found.champion}[/] ({found.specs['champion']})"
     )
     console.print(f"{found.pairs} shadowed reviews of {found.merchants} merchants")
+    for side, versions in found.versions.items():
+        ran = "; ".join(f"{v} ({n})" for v, n in versions.items())
+        console.print(f"  {side} ran with: {ran}", markup=False)
     console.print(_matrix(found))
     if found.disagreement:
         d = found.disagreement

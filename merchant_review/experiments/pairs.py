@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from merchant_review.experiments.schema import ShadowReviewRow
 from merchant_review.storage import Store
 from merchant_review.storage.overrides import override_categories
-from merchant_review.storage.schema import EventRow, OverrideRow, VerdictRow
+from merchant_review.storage.schema import EventRow, OverrideRow, ReviewRow, VerdictRow
 from merchant_review.taxonomy import Category, Decision
 
 NOT_JUDGING = ("crawl_website", "shadow_of")  # steps that are not the review's judgement
@@ -44,6 +44,7 @@ class Side:
     completion_tokens: int
     latency_ms: float
     error: str | None
+    versions: str = ""  # engine, model, prompt and corpus versions the review ran with
 
     def record(self) -> dict[str, Any]:
         return {
@@ -88,7 +89,9 @@ def citations(verdict: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def _side(review_id: str, verdict: VerdictRow, latency: dict[str, float]) -> Side:
+def _side(
+    review_id: str, verdict: VerdictRow, latency: dict[str, float], versions: dict[str, str]
+) -> Side:
     usage = verdict.verdict.get("usage") or {}
     return Side(
         review_id=review_id,
@@ -101,12 +104,28 @@ def _side(review_id: str, verdict: VerdictRow, latency: dict[str, float]) -> Sid
         completion_tokens=int(usage.get("completion_tokens") or 0),
         latency_ms=latency.get(review_id, 0.0),
         error=verdict.error,
+        versions=versions.get(review_id, ""),
     )
 
 
 def _verdicts(session: Session, ids: list[str]) -> dict[str, VerdictRow]:
     rows = session.scalars(select(VerdictRow).where(VerdictRow.review_id.in_(ids)))
     return {row.review_id: row for row in rows}
+
+
+def _versions(session: Session, ids: list[str]) -> dict[str, str]:
+    query = select(
+        ReviewRow.id,
+        ReviewRow.engine,
+        ReviewRow.model,
+        ReviewRow.prompt_version,
+        ReviewRow.corpus_version,
+    ).where(ReviewRow.id.in_(ids))
+    found = {}
+    for review_id, engine, model, prompts, corpus in session.execute(query):
+        parts = (engine, model, f"prompts {prompts}" if prompts else None, corpus)
+        found[review_id] = " ".join(part for part in parts if part)
+    return found
 
 
 def _latencies(session: Session, ids: list[str]) -> dict[str, float]:
@@ -156,10 +175,12 @@ def load_pairs(store: Store, config: str) -> list[Pair]:
         verdicts: dict[str, VerdictRow] = {}
         latency: dict[str, float] = defaultdict(float)
         labels: dict[str, Label] = {}
+        versions: dict[str, str] = {}
         ids = [i for s in shadows for i in (s.champion_review_id, s.challenger_review_id)]
         for chunk in _chunks(ids):
             verdicts.update(_verdicts(session, chunk))
             latency.update(_latencies(session, chunk))
+            versions.update(_versions(session, chunk))
         champions = [s.champion_review_id for s in shadows if s.champion_review_id in verdicts]
         for chunk in _chunks(champions):
             labels.update(_labels(session, chunk, verdicts))
@@ -167,8 +188,10 @@ def load_pairs(store: Store, config: str) -> list[Pair]:
         Pair(
             merchant_id=s.merchant_id,
             shadowed_at=s.created_at,
-            champion=_side(s.champion_review_id, verdicts[s.champion_review_id], latency),
-            challenger=_side(s.challenger_review_id, verdicts[s.challenger_review_id], latency),
+            champion=_side(s.champion_review_id, verdicts[s.champion_review_id], latency, versions),
+            challenger=_side(
+                s.challenger_review_id, verdicts[s.challenger_review_id], latency, versions
+            ),
             label=labels.get(s.champion_review_id),
         )
         for s in shadows

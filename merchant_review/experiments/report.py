@@ -17,6 +17,7 @@ Figures, from the pairs (pairs.py):
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,8 @@ class ExperimentReport:
     accuracy: dict[str, Interval | None]
     test: SequentialTest
     specs: dict[str, str] = field(default_factory=dict)
+    # side -> versions the reviews actually ran with -> how many reviews
+    versions: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def decision(self) -> str:
@@ -93,6 +96,7 @@ class ExperimentReport:
             "config": self.config,
             "champion": self.champion,
             "specs": self.specs,
+            "versions": self.versions,
             "pairs": self.pairs,
             "merchants": self.merchants,
             "agreement_matrix": self.matrix,
@@ -163,6 +167,10 @@ def build(
         accuracy={k: wilson(sum(v), len(v), 1 - alpha) for k, v in right.items()},
         test=sequential_test(wins, losses, alpha),
         specs={k: v.describe() for k, v in specs.items()},
+        versions={
+            "champion": dict(Counter(p.champion.versions for p in pairs)),
+            "challenger": dict(Counter(p.challenger.versions for p in pairs)),
+        },
     )
 
 
