@@ -7,8 +7,10 @@ escalates to a human instead of passing silently.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from merchant_review.pages import PageSnapshot
 from merchant_review.settings import Settings
 from merchant_review.taxonomy import Category, Decision, Tier, decide
 from merchant_review.verdict import Assessment, Finding, RejectedFinding, SiteStatus
@@ -35,8 +37,15 @@ def decide_outcome(
     rejected: list[RejectedFinding],
     settings: Settings,
     error: str | None = None,
+    *,
+    pages: Sequence[PageSnapshot] = (),
 ) -> Outcome:
-    """Apply the decision table to what survived verification."""
+    """Apply the decision table to what survived verification.
+
+    `pages`: what the review fetched. A page cut at the byte cap was not read to its end:
+    what it hides there (a 20 MB page pushing the real content out of reach, say) was
+    never assessed, so such a review cannot approve; it escalates.
+    """
     if error is not None or assessment is None:
         return Outcome(Decision.ESCALATE, [], 0.0, [f"review failed: {error or 'no assessment'}"])
     strength = _category_strength(verified)
@@ -56,6 +65,9 @@ def decide_outcome(
     if decision is Decision.APPROVE and assessment.confidence < settings.approve_min_confidence:
         decision = Decision.ESCALATE
         reasons.append(f"low confidence ({assessment.confidence:.2f}) in a clean site")
+    if decision is Decision.APPROVE and any(page.ok and page.truncated for page in pages):
+        decision = Decision.ESCALATE
+        reasons.append("a page was cut at the byte cap: an approval cannot rest on a partial read")
     reasons.extend(_supporting(decisive, strength))
     return Outcome(decision, categories, _confidence(assessment, rejected), reasons)
 

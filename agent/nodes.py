@@ -111,7 +111,10 @@ async def decide(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> Upda
     assessment: Assessment | None = state.get("assessment")
     verified = state.get("verified_findings", [])
     rejected = state.get("rejected_findings", [])
-    outcome = decide_outcome(assessment, verified, rejected, ctx.settings, state.get("error"))
+    pages = state.get("pages", [])
+    outcome = decide_outcome(
+        assessment, verified, rejected, ctx.settings, state.get("error"), pages=pages
+    )
     merchant = state["merchant"]
     verdict = Verdict(
         merchant_id=merchant.merchant_id if merchant else None,

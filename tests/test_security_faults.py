@@ -56,6 +56,8 @@ def test_crawler_faults_become_page_errors_not_content(crawl_run: CrawlFaultRun)
     outcomes = by_fault(crawl_run.outcomes)
     huge = outcomes["20 MB page"].details
     assert huge["truncated"] == "True" and int(huge["bytes"]) == CrawlSettings().max_bytes_per_page
+    assert outcomes["20 MB page"].decision == "escalate"  # a partial read cannot approve
+    assert "byte cap" in outcomes["20 MB page"].reason
     assert int(outcomes["gzip bomb (300 MB inflated)"].details["bytes"]) <= 2_000_000
     unreadable = [
         "timeout (no answer)",
