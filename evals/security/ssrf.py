@@ -191,13 +191,17 @@ async def run_ssrf() -> list[SsrfResult]:
         redirects = [fill(url) for _name, url in REDIRECTS]
         async with _Redirector(redirects) as site:
             allowed = ("127.0.0.1", site.port)
-            settings = guarded_settings(
+            # Redirect targets start on the fixture site, allowed by its name only; every
+            # other target is tried with nothing allowed at all.
+            via_site = guarded_settings(
                 origin_overrides={SITE: f"http://127.0.0.1:{site.port}"}, allow_private=[SITE]
             )
+            closed = guarded_settings()
             answers = {name: list(addresses) for name, addresses in HOSTILE_NAMES.items()}
             with fake_dns(answers):
                 redirect_number = 0
                 for target in targets():
+                    settings = via_site if target.via == "redirect" else closed
                     if target.via == "redirect":
                         url = f"http://{SITE}/go/{redirect_number}"
                         redirect_number += 1
