@@ -15,6 +15,7 @@ import httpx2
 import openai
 
 from agent.assessor import AssessmentRequest
+from agent.llm_cache import DiskResponseCache, ResponseCache
 from agent.llm_calls import ModelCaller, ModelCallError, RetryPolicy
 from agent.llm_context import opening_messages
 from agent.llm_loop import Conversation
@@ -54,6 +55,7 @@ class LLMAssessor:
         *,
         include_personal: bool = False,
         retry: RetryPolicy | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         if not settings.name:
             raise ValueError("the LLM assessor needs a model name (ModelSettings.name)")
@@ -63,6 +65,9 @@ class LLMAssessor:
         self._prompts = prompts
         self._include_personal = include_personal
         self._retry = retry or RetryPolicy()
+        if cache is None and settings.cache_dir is not None:
+            cache = DiskResponseCache(settings.cache_dir)
+        self._cache = cache
 
     @property
     def engine(self) -> str:
@@ -78,12 +83,16 @@ class LLMAssessor:
 
     async def assess(self, request: AssessmentRequest, toolbox: ReviewToolbox) -> Assessment:
         """Run the agent loop; raises ModelCallError when the model cannot be reached."""
-        caller = ModelCaller(self._client, self._settings, toolbox.audit, self._retry)
+        caller = ModelCaller(
+            self._client, self._settings, toolbox.audit, self._retry, cache=self._cache
+        )
+        excerpts = self._settings.context == "excerpts"
         messages = opening_messages(
             request,
             self._prompts,
             include_personal=self._include_personal,
             max_page_chars=self._settings.max_page_chars,
+            evidence_chars=self._settings.evidence_chars if excerpts else None,
         )
         conversation = Conversation(
             caller=caller,

@@ -20,8 +20,11 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessage
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import WaitBaseT, wait_base, wait_none, wait_random_exponential
 
+from agent import llm_usage
 from agent.budget import before_model_call
+from agent.llm_cache import ResponseCache, cache_key
 from merchant_review.audit import AuditEvent, AuditSink, EventKind, sha256_of
+from merchant_review.providers import profile_for
 from merchant_review.settings import ModelSettings
 from merchant_review.verdict import Usage
 
@@ -108,13 +111,27 @@ def message_record(message: ChatCompletionMessage) -> dict[str, Any]:
     return {"content": message.content, "tool_calls": calls}
 
 
-def _usage(completion: ChatCompletion) -> Usage:
+def call_usage(body: dict[str, Any], completion: ChatCompletion) -> tuple[Usage, bool]:
+    """The call's tokens from the server's usage field, else estimated (then True)."""
     usage = completion.usage
+    if usage is not None:
+        return Usage(
+            llm_calls=1,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        ), False
+    message = completion.choices[0].message if completion.choices else None
+    completion_tokens = llm_usage.completion_tokens(message_record_raw(message)) if message else 0
     return Usage(
         llm_calls=1,
-        prompt_tokens=usage.prompt_tokens if usage else 0,
-        completion_tokens=usage.completion_tokens if usage else 0,
-    )
+        prompt_tokens=llm_usage.prompt_tokens(body),
+        completion_tokens=completion_tokens,
+    ), True
+
+
+def message_record_raw(message: ChatCompletionMessage) -> dict[str, Any]:
+    """A response message in request form (content, tool_calls with function objects)."""
+    return message.model_dump(mode="json", exclude_none=True)
 
 
 def _describe(exc: BaseException) -> str:
@@ -132,12 +149,16 @@ class ModelCaller:
         settings: ModelSettings,
         audit: AuditSink,
         retry: RetryPolicy,
+        cache: ResponseCache | None = None,
     ) -> None:
         self._client = client
         self._settings = settings
         self._audit = audit
         self._retry = retry
+        self._cache = cache
+        self._profile = profile_for(settings.provider)
         self.usage = Usage()
+        self.cache_hits = 0
 
     def request_body(
         self,
@@ -153,15 +174,43 @@ class ModelCaller:
             "messages": list(messages),
             "temperature": self._settings.temperature,
         }
+        if self._settings.max_tokens is not None:
+            body["max_tokens"] = self._settings.max_tokens
         if tools:
             body["tools"] = tools
             body["tool_choice"] = tool_choice or "auto"
+            if self._profile.parallel_tool_calls:
+                # Several lookups per turn save round trips; a forced verdict is one call.
+                body["parallel_tool_calls"] = body["tool_choice"] == "auto"
         if response_format is not None:
             body["response_format"] = response_format
         return body
 
     async def complete(self, body: dict[str, Any], purpose: str) -> ChatCompletionMessage:
-        """One logical call: attempts until success, a non-retryable error, or the limit."""
+        """One logical call: attempts until success, a non-retryable error, or the limit.
+
+        A request answered before (same model, same body) comes from the cache, if any.
+        """
+        key = cache_key(body)
+        cached = self._cache.get(key) if self._cache is not None else None
+        if cached is not None:
+            return self._from_cache(body, purpose, cached)
+        message = await self._call(body, purpose)
+        return message
+
+    def _from_cache(
+        self, body: dict[str, Any], purpose: str, cached: dict[str, Any]
+    ) -> ChatCompletionMessage:
+        """A cached answer, audited as a model_call that charged no tokens."""
+        started = time.perf_counter()
+        completion = ChatCompletion.model_validate(cached)
+        self.cache_hits += 1
+        self._record(body, purpose, 0, started, completion=completion, cached=True)
+        if not completion.choices:
+            raise ModelCallError("the cached answer has no choices", attempts=0)
+        return completion.choices[0].message
+
+    async def _call(self, body: dict[str, Any], purpose: str) -> ChatCompletionMessage:
         attempts = 0
 
         async def attempt() -> ChatCompletion:
@@ -185,6 +234,8 @@ class ModelCaller:
             raise ModelCallError(message, status=status, attempts=attempts) from exc
         if not completion.choices:
             raise ModelCallError("the model returned no choices", attempts=attempts)
+        if self._cache is not None:
+            self._cache.put(cache_key(body), completion.model_dump(mode="json"))
         return completion.choices[0].message
 
     async def _attempt(self, body: dict[str, Any], purpose: str, attempt: int) -> ChatCompletion:
@@ -196,7 +247,6 @@ class ModelCaller:
             self._record(body, purpose, attempt, started, error=exc)
             raise
         self._record(body, purpose, attempt, started, completion=completion)
-        self.usage = self.usage.add(_usage(completion))
         return completion
 
     def _record(
@@ -208,10 +258,18 @@ class ModelCaller:
         *,
         completion: ChatCompletion | None = None,
         error: BaseException | None = None,
+        cached: bool = False,
     ) -> None:
-        """One MODEL_CALL event per attempt, with the full request and raw response."""
+        """One MODEL_CALL event per attempt, with the full request and raw response.
+
+        Tokens and latency are the attempt's own; a cache hit charges no tokens (what the
+        original call used is kept in `cached_usage`).
+        """
         message = completion.choices[0].message if completion and completion.choices else None
-        usage = completion.usage if completion else None
+        usage, estimated = call_usage(body, completion) if completion else (Usage(), False)
+        charged = Usage() if cached else usage
+        if completion is not None and not cached:
+            self.usage = self.usage.add(usage)
         self._audit.record(
             AuditEvent(
                 kind=EventKind.MODEL_CALL,
@@ -223,13 +281,16 @@ class ModelCaller:
                     "tool_choice": body.get("tool_choice"),
                     "purpose": purpose,
                     "attempt": attempt,
+                    "cached": cached,
                 },
                 output=message_record(message) if message else None,
                 latency_ms=(time.perf_counter() - started) * 1000,
-                prompt_tokens=usage.prompt_tokens if usage else None,
-                completion_tokens=usage.completion_tokens if usage else None,
+                prompt_tokens=charged.prompt_tokens if completion else None,
+                completion_tokens=charged.completion_tokens if completion else None,
                 error=_describe(error) if error else None,
                 extra={
+                    "usage_estimated": estimated,
+                    "cached_usage": usage.model_dump() if cached else None,
                     "request": body,
                     "response": completion.model_dump(mode="json") if completion else None,
                 },

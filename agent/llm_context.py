@@ -20,8 +20,10 @@ import re
 from typing import Any
 
 from agent.assessor import AssessmentRequest
+from agent.llm_evidence import Excerpt, select_evidence
 from agent.prompts import PromptSet
 from merchant_review.pages import CrawlReport, PageSnapshot
+from merchant_review.policy import RetrievedRule
 
 BLOCK_TAGS = ("untrusted_page", "merchant_record", "offline_leads")
 
@@ -51,7 +53,30 @@ def page_block(page: PageSnapshot, max_chars: int) -> str:
     return f"<untrusted_page {attributes}>\n{body}\n</untrusted_page>"
 
 
-def crawl_summary(crawl: CrawlReport, pages: list[PageSnapshot]) -> str:
+def excerpt_block(excerpt: Excerpt) -> str:
+    """The snippets chosen from one page, as a delimited, neutralised data block."""
+    page = excerpt.page
+    body = neutralise("\n".join(excerpt.lines))
+    url = html.escape(neutralise(page.url), quote=True)
+    attributes = f'url="{url}" status="{page.status}" excerpt="true"'
+    return f"<untrusted_page {attributes}>\n{body}\n</untrusted_page>"
+
+
+def rule_entries(rules: list[RetrievedRule], detailed: frozenset[str] | None) -> list[Any]:
+    """The candidate rules for the prompt: every summary in full (detailed None), or in
+    full only for the rules the shown evidence meets and as one line for the others (the
+    model reads any rule in full with search_policies)."""
+    if detailed is None:
+        return [hit.rule.summary() for hit in rules]
+    return [
+        hit.rule.summary()
+        if hit.rule.id in detailed
+        else f"{hit.rule.id} ({hit.rule.category.value}): {hit.rule.title}"
+        for hit in rules
+    ]
+
+
+def crawl_summary(crawl: CrawlReport, pages: list[PageSnapshot], *, outline: bool = False) -> str:
     """What the crawl did, for the model to judge the site status (neutralised)."""
     ok = [page for page in pages if page.ok]
     lines = [
@@ -63,14 +88,20 @@ def crawl_summary(crawl: CrawlReport, pages: list[PageSnapshot]) -> str:
     if crawl.skipped:
         lines.append(f"URLs skipped: {len(crawl.skipped)}")
     for page in pages:
-        if not page.ok:
+        if page.ok and outline:
+            lines.append(f"Fetched: {page.url} ({page.title or 'untitled'})")
+        elif not page.ok:
             error = f", {page.error}" if page.error else ""
             lines.append(f"Failed: {page.url} (status {page.status}{error})")
     return neutralise("\n".join(lines))
 
 
 def task_values(
-    request: AssessmentRequest, *, include_personal: bool, max_page_chars: int
+    request: AssessmentRequest,
+    *,
+    include_personal: bool,
+    max_page_chars: int,
+    evidence_chars: int | None = None,
 ) -> dict[str, Any]:
     """The values review_task.md is rendered with.
 
@@ -79,16 +110,26 @@ def task_values(
     """
     merchant = request.merchant
     record = merchant.fields(include_personal=include_personal) if merchant else None
-    rules = [hit.rule.summary() for hit in request.rules]
     leads = [lead.model_dump(mode="json") for lead in request.leads]
-    pages = [page_block(page, max_page_chars) for page in request.pages if page.ok]
+    detailed: frozenset[str] | None = None
+    if evidence_chars is None:
+        pages = [page_block(page, max_page_chars) for page in request.pages if page.ok]
+    else:
+        evidence = select_evidence(
+            request.pages, request.corpus, request.rules, request.leads, budget_chars=evidence_chars
+        )
+        pages = [excerpt_block(excerpt) for excerpt in evidence.excerpts]
+        detailed = evidence.rule_ids | {lead.rule_id for lead in request.leads}
+    excerpts = evidence_chars is not None
+    rules = rule_entries(request.rules, detailed)
     return {
         "website": neutralise(request.website),
         "merchant": neutralise(to_json(record)) if record is not None else None,
-        "rules": to_json(rules) if rules else "",
+        "rules": to_json(rules, indent=None if excerpts else 1) if rules else "",
         "leads": neutralise(to_json(leads)) if leads else "",
-        "crawl": crawl_summary(request.crawl, request.pages),
+        "crawl": crawl_summary(request.crawl, request.pages, outline=excerpts),
         "pages": "\n\n".join(pages),
+        "excerpts": excerpts,
     }
 
 
@@ -98,9 +139,15 @@ def opening_messages(
     *,
     include_personal: bool,
     max_page_chars: int,
+    evidence_chars: int | None = None,
 ) -> list[dict[str, Any]]:
     """The system prompt and the task message that start every review conversation."""
-    values = task_values(request, include_personal=include_personal, max_page_chars=max_page_chars)
+    values = task_values(
+        request,
+        include_personal=include_personal,
+        max_page_chars=max_page_chars,
+        evidence_chars=evidence_chars,
+    )
     return [
         {"role": "system", "content": prompts.system()},
         {"role": "user", "content": prompts.review_task(**values)},

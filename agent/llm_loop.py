@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from openai.types.chat import ChatCompletionMessage, ChatCompletionMessageFunctionToolCall
 
@@ -27,8 +27,10 @@ from agent.llm_schema import (
     parse_verdict,
     verdict_schema,
     verdict_tool_spec,
+    wire_schema,
 )
-from agent.prompts import PromptSet, VerdictVia
+from agent.prompts import PromptSet
+from merchant_review.providers import VerdictVia, profile_for
 from merchant_review.settings import ModelSettings
 from tools.toolbox import ReviewToolbox
 
@@ -66,8 +68,31 @@ def assistant_message(message: ChatCompletionMessage) -> dict[str, Any]:
         for call in function_calls(message)
     ]
     if calls:
-        return {"role": "assistant", "content": message.content, "tool_calls": calls}
+        # llama.cpp's chat templates fail on a null content beside tool calls.
+        return {"role": "assistant", "content": message.content or "", "tool_calls": calls}
     return {"role": "assistant", "content": message.content or ""}
+
+
+def wire_tool(spec: dict[str, Any]) -> dict[str, Any]:
+    """A tool definition with its parameters' schema as sent (no titles: tokens)."""
+    function = spec["function"]
+    return {**spec, "function": {**function, "parameters": wire_schema(function["parameters"])}}
+
+
+def verdict_via(settings: ModelSettings) -> VerdictVia:
+    """The configured verdict mode, else the best one the provider's profile offers."""
+    if settings.verdict_via in ("tool", "json_schema", "json_object"):
+        return cast(VerdictVia, settings.verdict_via)
+    return profile_for(settings.provider).best_verdict_via()
+
+
+def verdict_format(via: VerdictVia) -> dict[str, Any]:
+    """The response_format of a JSON-mode verdict call."""
+    if via == "json_schema":
+        schema = {"name": SUBMIT_VERDICT, "schema": verdict_schema()}
+        return {"type": "json_schema", "json_schema": schema}
+    # llama.cpp's form: json_object constrained by a schema (json_schema is refused there).
+    return {"type": "json_object", "schema": verdict_schema()}
 
 
 class Conversation:
@@ -86,9 +111,9 @@ class Conversation:
         self.toolbox = toolbox
         self.prompts = prompts
         self.messages = messages
-        self.tools = [*toolbox.specs(), verdict_tool_spec()]
+        self.tools = [*map(wire_tool, toolbox.specs()), verdict_tool_spec()]
         self.steps_left = settings.step_budget
-        self.via: VerdictVia = "json_object" if settings.verdict_via == "json_object" else "tool"
+        self.via = verdict_via(settings)
         self._reminded = False
 
     async def run(self) -> SubmittedVerdict | VerdictError:
@@ -167,10 +192,12 @@ class Conversation:
                 self.messages, tools=self.tools, tool_choice=FORCED_VERDICT
             )
         else:
-            # llama.cpp refuses tools together with a schema; the schema constrains output.
-            response_format = {"type": "json_object", "schema": verdict_schema()}
+            # Servers refuse tools together with a schema; the schema constrains output.
             body = self.caller.request_body(
-                self.messages, tools=None, tool_choice=None, response_format=response_format
+                self.messages,
+                tools=None,
+                tool_choice=None,
+                response_format=verdict_format(self.via),
             )
         message = await self.caller.complete(body, purpose)
         self.messages.append(assistant_message(message))
@@ -180,7 +207,7 @@ class Conversation:
         calls = function_calls(message)
         verdict = next((c for c in calls if c.function.name == SUBMIT_VERDICT), None)
         others = [c.id for c in calls if c is not verdict]
-        if self.via == "json_object" and verdict is None:
+        if self.via != "tool" and verdict is None:
             return Candidate(raw=message.content, unanswered=others)
         if verdict is None:
             missing = "the reply did not call submit_verdict"

@@ -89,9 +89,31 @@ def _finding(submitted: SubmittedFinding) -> Finding:
     )
 
 
+# Enforced by validation (and fed back when broken), left out of the schema sent: llama.cpp
+# turns a maxLength of 2000 into a grammar too large to parse (its server then dies), and
+# titles only cost prompt tokens.
+_NOT_SENT = frozenset({"title", "maxLength", "maxItems"})
+
+
+def wire_schema(schema: Any) -> Any:
+    """A JSON schema as sent: without the keywords in _NOT_SENT (property names kept)."""
+    if isinstance(schema, list):
+        return [wire_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    wired: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "properties" and isinstance(value, dict):
+            wired[key] = {name: wire_schema(sub) for name, sub in value.items()}
+        elif key not in _NOT_SENT:
+            wired[key] = wire_schema(value)
+    return wired
+
+
 def verdict_schema() -> dict[str, Any]:
-    """The JSON schema of SubmittedVerdict (tool parameters and JSON-mode schema)."""
-    return SubmittedVerdict.model_json_schema()
+    """The JSON schema of SubmittedVerdict as sent (tool parameters, JSON-mode schema)."""
+    wired: dict[str, Any] = wire_schema(SubmittedVerdict.model_json_schema())
+    return wired
 
 
 def verdict_tool_spec() -> dict[str, Any]:

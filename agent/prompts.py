@@ -16,14 +16,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jinja2
 
+from merchant_review.providers import VerdictVia
 from merchant_review.resources import data_dir
 from merchant_review.taxonomy import DESCRIPTIONS
-
-VerdictVia = Literal["tool", "json_object"]
 
 # file name -> what it is for; all are required.
 PROMPT_FILES: dict[str, str] = {

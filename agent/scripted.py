@@ -55,6 +55,7 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     error_message: str = ""
     usage: tuple[int, int] | None = None  # (prompt, completion) tokens; default: estimated
+    send_usage: bool = True  # False: no usage field, as some servers answer
 
     def expect(self, *, tool_choice: str | None = None, check: Check | None = None) -> Step:
         """This reply as a step that first checks the request."""
@@ -81,7 +82,7 @@ class Reply:
             _estimate_tokens(json.dumps(request.get("messages", []))),
             _estimate_tokens(json.dumps(message)),
         )
-        return {
+        completion_body: dict[str, Any] = {
             "id": f"chatcmpl-scripted-{number}",
             "object": "chat.completion",
             "created": 0,
@@ -94,12 +95,14 @@ class Reply:
                     "logprobs": None,
                 }
             ],
-            "usage": {
+        }
+        if self.send_usage:
+            completion_body["usage"] = {
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
                 "total_tokens": prompt + completion,
-            },
-        }
+            }
+        return completion_body
 
 
 def tool_choice_name(request: Request) -> str | None:

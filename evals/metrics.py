@@ -240,6 +240,20 @@ def tokens(cases: Cases) -> int:
     return sum(case.tokens for case in cases)
 
 
+def cost(cases: Cases) -> dict[str, Any]:
+    """Tokens and estimated dollars per review (cost None when a model has no price)."""
+    count = len(cases)
+    prices = [case.cost_usd for case in cases]
+    known = None if any(p is None for p in prices) else sum(p or 0.0 for p in prices)
+    return {
+        "prompt_tokens": sum(case.prompt_tokens for case in cases),
+        "completion_tokens": sum(case.completion_tokens for case in cases),
+        "tokens_per_review": sum(case.tokens for case in cases) / count if count else 0.0,
+        "cost_usd": known,
+        "cost_usd_per_review": known / count if known is not None and count else None,
+    }
+
+
 def model_share(cases: Cases) -> float:
     """Share of cases that were sent to the model (cascade runs)."""
     return _rate(sum(case.sent_to_model for case in cases), len(cases))

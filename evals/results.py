@@ -40,6 +40,9 @@ class CaseResult(BaseModel):
     review_id: str | None = None
     llm_calls: int = Field(default=0, ge=0)
     tokens: int = Field(default=0, ge=0)
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    cost_usd: float | None = Field(default=None, ge=0.0)  # None: the model has no price
     sent_to_model: bool = False
     language: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)

@@ -21,6 +21,7 @@ from agent.assessor import Assessor
 from evals.dataset import Dataset, EvalCase
 from evals.results import CaseResult, EvalRun
 from merchant_review.pages import PageSnapshot, quote_in_text
+from merchant_review.providers import estimated_cost
 from merchant_review.review import Reviewer
 from merchant_review.settings import Settings
 from merchant_review.sitehost import SiteHost
@@ -190,5 +191,15 @@ class EvalRunner:
             review_id=verdict.review_id,
             llm_calls=verdict.usage.llm_calls,
             tokens=verdict.usage.tokens,
+            prompt_tokens=verdict.usage.prompt_tokens,
+            completion_tokens=verdict.usage.completion_tokens,
+            cost_usd=estimated_cost(
+                self.settings.prices,
+                verdict.model,
+                verdict.usage.prompt_tokens,
+                verdict.usage.completion_tokens,
+            )
+            if verdict.usage.llm_calls
+            else 0.0,
             sent_to_model=verdict.usage.llm_calls > 0,
         )

@@ -33,6 +33,8 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("seconds_p95", "seconds p95", "secs"),
     ("llm_calls", "LLM calls", "int"),
     ("tokens", "tokens", "int"),
+    ("tokens_per_review", "tokens per review", "int"),
+    ("cost_usd_per_review", "est. cost per review", "usd"),
     ("model_share", "share sent to model", "frac"),
 )
 WORST_LIMIT = 10
@@ -44,6 +46,8 @@ def fmt(value: Any, kind: str = "frac") -> str:
         return "—"
     if kind == "int":
         return f"{int(value):,}"
+    if kind == "usd":
+        return f"${float(value):.6f}"
     if kind == "secs":
         return f"{float(value):.2f} s"
     return f"{float(value):.3f}"

@@ -199,14 +199,15 @@ def show(
 ) -> None:
     """Print a stored review: verdict, audit trail and fetched pages."""
     with user_errors():
-        stored = Store(_settings(ctx).database_url).get_review(review_id)
+        settings = _settings(ctx)
+        stored = Store(settings.database_url).get_review(review_id)
         if stored is None:
             raise UsageFailure(f"no review {review_id!r} (or the prefix is ambiguous)")
     if as_json:
         verdict = stored.parsed_verdict()
         sys.stdout.write((verdict.model_dump_json(indent=2) if verdict else "null") + "\n")
     else:
-        print_stored_review(stored, console)
+        print_stored_review(stored, console, settings.prices)
 
 
 @app.command()

@@ -7,6 +7,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from merchant_review.costs import review_cost
+from merchant_review.providers import ModelPrice
 from merchant_review.records import MerchantRecord
 from merchant_review.storage import StoredReview
 from merchant_review.verdict import PageCitation, Verdict
@@ -93,7 +95,9 @@ def print_verdict_summary(verdicts: list[Verdict], console: Console) -> None:
     console.print(table)
 
 
-def print_stored_review(stored: StoredReview, console: Console) -> None:
+def print_stored_review(
+    stored: StoredReview, console: Console, prices: dict[str, ModelPrice] | None = None
+) -> None:
     review = stored.review
     verdict = stored.parsed_verdict()
     console.print(
@@ -108,15 +112,19 @@ def print_stored_review(stored: StoredReview, console: Console) -> None:
         print_verdict(verdict, console)
     if stored.overrides:
         print_overrides(stored, console)
+    cost = review_cost(stored.events, verdict.model if verdict else None, prices or {})
+    if cost.calls or cost.cached_calls:
+        console.print(f"[bold]model cost[/bold]  {cost.describe()}")
     events = Table(title="audit trail")
     for column in ("#", "kind", "name", "ms", "tokens", "error"):
         events.add_column(column)
     for event in stored.events:
         tokens = (event.prompt_tokens or 0) + (event.completion_tokens or 0)
+        cached = ((event.input or {}).get("value") or {}).get("cached") is True
         events.add_row(
             str(event.seq),
             event.kind,
-            event.name,
+            event.name + (" (cached)" if cached else ""),
             f"{event.latency_ms:.0f}" if event.latency_ms is not None else "-",
             str(tokens) if tokens else "-",
             Text(event.error or "", style="red"),

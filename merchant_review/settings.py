@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from merchant_review.limits import ReviewLimits
+from merchant_review.providers import ModelPrice, Provider
 
 
 class EngineChoice(StrEnum):
@@ -55,8 +56,18 @@ class ModelSettings(BaseModel):
     step_budget: int = Field(default=8, ge=1, le=50)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_page_chars: int = Field(default=6_000, ge=500)
-    # "json_schema" works on OpenAI and vLLM; llama.cpp honours forced tool calls.
-    verdict_via: str = Field(default="tool", pattern="^(tool|json_object)$")
+    # How the verdict is obtained; None: the best mode of the provider's profile
+    # (merchant_review/providers.py), a forced tool call when no provider is named.
+    verdict_via: str | None = Field(default=None, pattern="^(tool|json_schema|json_object)$")
+    provider: Provider | None = None  # openai | azure | vllm | ollama | llamacpp
+    # "excerpts": retrieved snippets within evidence_chars, the rest through tools;
+    # "pages": every fetched page in full (up to max_page_chars each).
+    context: str = Field(default="excerpts", pattern="^(excerpts|pages)$")
+    evidence_chars: int = Field(default=2_400, ge=200)
+    max_tokens: int | None = Field(default=None, ge=16)  # per completion; None: the server's
+    # A folder for the response cache: an identical request (model + request hash) is
+    # answered from it, so re-running an eval or a replay costs nothing. None: no cache.
+    cache_dir: Path | None = Field(default=None, exclude=True)
 
     @property
     def configured(self) -> bool:
@@ -121,6 +132,8 @@ class Settings(BaseSettings):
     limits: ReviewLimits = Field(default_factory=ReviewLimits)  # per review: time, calls, tokens
     # Not part of what shapes a verdict: left out of the stored settings and their hash.
     batch: BatchSettings = Field(default_factory=BatchSettings, exclude=True)
+    # US dollars per million tokens, by model name: estimated cost per review.
+    prices: dict[str, ModelPrice] = Field(default_factory=dict, exclude=True)
     policy_dir: Path | None = None  # None: the corpus shipped with the project
     # None: the prompts shipped with the project. Left out of the stored settings: the
     # review records the prompt set's version (a hash of its files) instead.

@@ -643,7 +643,7 @@ async def test_personal_data_reaches_the_model_only_when_allowed(
 
 async def test_page_text_sits_inside_untrusted_delimiters(review: Review) -> None:
     model = ScriptedModel([ScriptedModel.submit_verdict(**GOOD_VERDICT)])
-    await review.run(model)
+    await review.run(model, context="pages")
     task = task_message(model)
     assert (
         f'<untrusted_page url="{SHOP}" status="200">\n'
@@ -663,7 +663,7 @@ async def test_a_delimiter_injection_is_neutralised(review: Review) -> None:
             ScriptedModel.submit_verdict(**GOOD_VERDICT),
         ]
     )
-    await review.run(model)
+    await review.run(model, context="pages")
     task = task_message(model)
     ok_pages = 3
     assert task.count("<untrusted_page ") == ok_pages
@@ -678,7 +678,7 @@ async def test_a_delimiter_injection_is_neutralised(review: Review) -> None:
 async def test_long_pages_are_truncated_and_marked(review: Review) -> None:
     review.pages[1] = page(SHOP, "Shop", "gummies " * 400 + "THE-END")
     model = ScriptedModel([ScriptedModel.submit_verdict(**GOOD_VERDICT)])
-    await review.run(model, max_page_chars=500)
+    await review.run(model, context="pages", max_page_chars=500)
     task = task_message(model)
     assert f'<untrusted_page url="{SHOP}" status="200" truncated_at_chars="500">' in task
     assert "THE-END" not in task
@@ -704,10 +704,22 @@ async def test_offline_leads_are_shown_as_unverified_data(
 
 async def test_candidate_rules_are_in_the_task(review: Review) -> None:
     model = ScriptedModel([ScriptedModel.submit_verdict(**GOOD_VERDICT)])
-    await review.run(model)
+    await review.run(model, context="pages")
     task = task_message(model)
     assert '"rule_id": "illegal_drugs.thc"' in task
     assert '"lookalikes_not_violations": [\n   "hemp rope"\n  ]' in task
+
+
+async def test_with_excerpts_only_rules_the_evidence_meets_are_given_in_full(
+    review: Review,
+) -> None:
+    model = ScriptedModel([ScriptedModel.submit_verdict(**GOOD_VERDICT)])
+    await review.run(model)  # "excerpts" is the default context
+    task = task_message(model)
+    # The THC snippet meets illegal_drugs.thc's indicator: its summary in full.
+    assert '"rule_id": "illegal_drugs.thc"' in task and '["hemp rope"]' in task
+    # Nothing meets the CBD rule: one line, the model can read it with search_policies.
+    assert '"cbd.hemp_oil (cbd): CBD oils and edibles"' in task
 
 
 # -- audit ---------------------------------------------------------------------------------

@@ -1,0 +1,139 @@
+"""Retrieved evidence for the LLM agent: the snippets that matter, not whole sites.
+
+Pasting every fetched page into the prompt costs tokens on every call of every review
+(each call resends the conversation) and drowns small models. Instead the opening
+message carries, within a character budget:
+
+1. the snippets (verbatim pieces of a page's citable text, agent.offline.snippets) that
+   meet any policy indicator of the corpus (positive, supporting or lookalike), or that
+   repeat an offline lead's quote, strongest first;
+2. the snippets closest (BM25) to the candidate rules' texts;
+3. each page's title and headings, then product lines, as an outline of the site.
+
+Selected snippets are shown grouped by page, in page order, inside the same
+`<untrusted_page>` delimiters as whole pages (marked `excerpt="true"`), so they are
+quotable verbatim. The model asks for more with `search_site_text` and `fetch_page`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import bm25s
+
+from agent.offline.indicators import compiled
+from agent.offline.snippets import Snippet, site_snippets
+from agent.offline.textmatch import canonical_words, fold_for_match
+from merchant_review.pages import PageSnapshot, fold
+from merchant_review.policy import PolicyCorpus, RetrievedRule
+from merchant_review.verdict import Finding, PageCitation
+
+# Outline kinds, in the order they are worth showing when the budget allows.
+OUTLINE_KINDS = ("title", "heading", "product", "meta")
+BM25_TOP = 8  # snippets taken from the rule-text ranking before the outline
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """The snippets chosen from one page, in the page's order."""
+
+    page: PageSnapshot
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the opening message shows of the site, and the rules its snippets meet."""
+
+    excerpts: list[Excerpt]
+    rule_ids: frozenset[str]  # rules with an indicator met in a shown snippet
+
+
+def _indicator_matches(snippets: Sequence[Snippet], corpus: PolicyCorpus) -> list[set[str]]:
+    """For each snippet, the ids of the rules whose indicators it meets."""
+    engine = compiled(corpus)
+    return [
+        {engine.rules[rule].id for number in found for rule, _ in engine.indicators[number].uses}
+        for found in engine.match(snippets)
+    ]
+
+
+def _lead_quotes(leads: Iterable[Finding]) -> list[str]:
+    quotes = []
+    for lead in leads:
+        for citation in lead.citations:
+            if isinstance(citation, PageCitation):
+                quotes.append(fold(citation.quote).lower())
+    return [quote for quote in quotes if quote]
+
+
+def _bm25_order(snippets: Sequence[Snippet], rules: Sequence[RetrievedRule]) -> list[int]:
+    """Snippet positions ranked by BM25 against the candidate rules' texts."""
+    if not snippets or not rules:
+        return []
+    corpus_tokens = [list(snippet.tokens) or ["_"] for snippet in snippets]
+    retriever = bm25s.BM25()
+    retriever.index(corpus_tokens, show_progress=False)
+    query = " ".join(hit.rule.search_text() for hit in rules)
+    query_tokens = [t for t in canonical_words(fold_for_match(query)) if t]
+    if not query_tokens:
+        return []
+    k = min(BM25_TOP, len(snippets))
+    results, scores = retriever.retrieve([query_tokens], k=k, show_progress=False)
+    return [int(p) for p, s in zip(results[0], scores[0], strict=True) if float(s) > 0]
+
+
+def rank_snippets(
+    snippets: Sequence[Snippet],
+    matches: Sequence[set[str]],
+    rules: Sequence[RetrievedRule],
+    leads: Iterable[Finding],
+) -> list[int]:
+    """Snippet positions, most worth showing first (each once)."""
+    strength = [len(met) for met in matches]
+    quotes = _lead_quotes(leads)
+    led = [any(q in fold(s.text).lower() for q in quotes) for s in snippets]
+    # Evidence first: lead quotes, then indicator hits by strength (page order on ties).
+    evidence = sorted(
+        (p for p in range(len(snippets)) if led[p] or strength[p]),
+        key=lambda p: (not led[p], -strength[p], p),
+    )
+    order: list[int] = list(evidence)
+    order += _bm25_order(snippets, rules)
+    for kind in OUTLINE_KINDS:
+        order += [p for p, s in enumerate(snippets) if s.kind == kind]
+    return list(dict.fromkeys(order))  # first occurrence wins
+
+
+def select_evidence(
+    pages: Sequence[PageSnapshot],
+    corpus: PolicyCorpus,
+    rules: Sequence[RetrievedRule],
+    leads: Iterable[Finding],
+    *,
+    budget_chars: int,
+) -> Evidence:
+    """The snippets to show, within `budget_chars`, grouped by page in page order."""
+    ok = [page for page in pages if page.ok]
+    snippets = site_snippets(ok)
+    matches = _indicator_matches(snippets, corpus)
+    chosen: set[int] = set()
+    used = 0
+    seen_text: set[str] = set()
+    for position in rank_snippets(snippets, matches, rules, leads):
+        text = snippets[position].text
+        if text in seen_text:
+            continue  # boilerplate repeated on every page is shown once
+        if used + len(text) > budget_chars:
+            continue  # a shorter one further down may still fit
+        chosen.add(position)
+        seen_text.add(text)
+        used += len(text) + 1
+    by_page: dict[int, list[str]] = defaultdict(list)
+    for position in sorted(chosen):
+        by_page[snippets[position].page].append(snippets[position].text)
+    excerpts = [Excerpt(ok[index], lines) for index, lines in sorted(by_page.items())]
+    met = frozenset(rule for position in chosen for rule in matches[position])
+    return Evidence(excerpts, met)

@@ -1,0 +1,157 @@
+"""Tokens per review: the agent's retrieved excerpts against a naive whole-site prompt.
+
+    .venv/bin/python -m bench.tokens [--dataset evals/datasets/dev] [--limit N]
+
+Runs every case of the dataset through the real review graph (crawl on 127.0.0.1,
+retrieval, the LLM agent's prompt building) twice, with a scripted model that reads each
+request, counts its tokens with tiktoken (cl100k_base: messages, tool definitions,
+response format) and submits an empty verdict at once:
+
+- agent: ModelSettings.context = "excerpts" (retrieved snippets within evidence_chars,
+  the rest of the site reachable through tools);
+- naive: every fetched page in full in one prompt (context "pages", no truncation).
+
+Both use the same system prompt and tools, so the difference is what the site costs.
+For the dev set's planted evidence (annotations.jsonl: the quote each label rests on), it
+counts the cases whose agent prompt does not contain that quote: evidence the agent's
+context missed (it would have to find it with search_site_text or fetch_page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent import llm_usage
+from agent.llm import LLMAssessor, RetryPolicy
+from agent.prompts import PromptSet
+from agent.scripted import SCRIPTED_BASE_URL, Reply, ScriptedModel
+from evals.dataset import load_dataset
+from evals.runner import EvalRunner
+from merchant_review.pages import fold
+from merchant_review.settings import EngineChoice, ModelSettings, Settings
+from merchant_review.storage import Store
+
+EMPTY_VERDICT = {
+    "findings": [],
+    "site_status": "operating",
+    "business_summary": "counted",
+    "confidence": 0.5,
+}
+_MERCHANT = re.compile(r'"merchant_id": "([^"]+)"')
+
+
+@dataclass
+class Reader:
+    """The scripted model's memory: what each review's prompt held, and its tokens."""
+
+    prompts: dict[str, str] = field(default_factory=dict)  # merchant id -> text seen
+    tokens: dict[str, int] = field(default_factory=dict)  # merchant id -> tokens sent
+
+    def answer(self, request: dict[str, Any]) -> Reply:
+        text = "\n".join(str(m.get("content") or "") for m in request["messages"])
+        merchant = _MERCHANT.search(text)  # the record block of the task message
+        key = merchant.group(1) if merchant else "?"
+        reply = ScriptedModel.submit_verdict(**EMPTY_VERDICT)
+        message = {"tool_calls": [{"function": {"name": n, "arguments": a}}
+                                  for n, a in reply.tool_calls]}  # fmt: skip
+        prompt = llm_usage.prompt_tokens(request)
+        completion = llm_usage.completion_tokens(message)
+        self.prompts[key] = self.prompts.get(key, "") + text
+        self.tokens[key] = self.tokens.get(key, 0) + prompt + completion
+        return Reply(tool_calls=reply.tool_calls, usage=(prompt, completion))
+
+
+async def run(dataset_dir: Path, limit: int | None, model: dict[str, Any]) -> Reader:
+    dataset = load_dataset(dataset_dir)
+    reader = Reader()
+    scripted = ScriptedModel(default=reader.answer)
+    settings = ModelSettings(name="token-counter", base_url=SCRIPTED_BASE_URL, **model)
+    assessor = LLMAssessor(
+        scripted.client(), settings, PromptSet.load(), retry=RetryPolicy.no_wait()
+    )
+    with tempfile.TemporaryDirectory(prefix="mr-tokens-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'tokens.db'}"
+        store = Store(url)
+        base = Settings(database_url=url, engine=EngineChoice.LLM, model=settings)
+        runner = EvalRunner(dataset, base, store, assessor=assessor, concurrency=8)
+        await runner.run(dataset.select(limit=limit))
+        store.close()
+    return reader
+
+
+def evidence(dataset_dir: Path) -> dict[str, list[str]]:
+    """merchant id -> the quotes its label rests on (planted evidence of the dev set)."""
+    cases = {}
+    for line in (dataset_dir / "cases.jsonl").read_text(encoding="utf-8").splitlines():
+        case = json.loads(line)
+        cases[case["case_id"]] = case["merchant"]["merchant_id"]
+    quotes: dict[str, list[str]] = {}
+    path = dataset_dir / "annotations.jsonl"
+    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
+        note = json.loads(line)
+        found = [item["quote"] for item in note.get("evidence", []) if item.get("quote")]
+        if found:
+            quotes[cases[note["case_id"]]] = found
+    return quotes
+
+
+def shown(quote: str, text: str) -> bool:
+    """Whether the prompt shows the quote. A product's name and description ("CBD balm:
+    500 mg CBD ...") stand apart on the page, so each part is looked for on its own."""
+    folded = fold(text)
+    return all(fold(part) in folded for part in quote.split(": ") if part.strip())
+
+
+def missed(reader: Reader, quotes: dict[str, list[str]]) -> list[str]:
+    """Merchants whose prompts lack a quote their label needs (compared whitespace-folded)."""
+    return sorted(
+        merchant
+        for merchant, needed in quotes.items()
+        if merchant in reader.prompts
+        and not all(shown(quote, reader.prompts[merchant]) for quote in needed)
+    )
+
+
+def summary(name: str, reader: Reader) -> str:
+    values = list(reader.tokens.values())
+    return (
+        f"{name:6} reviews={len(values)} tokens/review mean={statistics.mean(values):,.0f} "
+        f"median={statistics.median(values):,.0f} max={max(values):,}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", type=Path, default=Path("evals/datasets/dev"))
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    agent = asyncio.run(run(args.dataset, args.limit, {"context": "excerpts"}))
+    naive = asyncio.run(
+        run(args.dataset, args.limit, {"context": "pages", "max_page_chars": 10_000_000})
+    )
+    quotes = evidence(args.dataset)
+    print(summary("agent", agent))
+    print(summary("naive", naive))
+    ratio = statistics.mean(agent.tokens.values()) / statistics.mean(naive.tokens.values())
+    print(f"agent / naive tokens per review: {ratio:.1%}")
+    overhead = min(naive.tokens.values())  # the smallest site: nearly only the fixed part
+    print(f"fixed part (system, tools, record, rules) is about {overhead:,} tokens")
+    with_evidence = [site for site in quotes if site in agent.prompts]
+    agent_missed, naive_missed = missed(agent, quotes), missed(naive, quotes)
+    not_fetched = [m for m in agent_missed if m in naive_missed]
+    retrieval = [m for m in agent_missed if m not in naive_missed]
+    print(f"cases with labelled evidence: {len(with_evidence)}")
+    print(f"agent context missed evidence that was fetched: {len(retrieval)} {retrieval}")
+    print(f"evidence on no fetched page (the crawl missed it): {len(not_fetched)} {not_fetched}")
+
+
+if __name__ == "__main__":
+    main()
