@@ -20,6 +20,8 @@ from collections import Counter
 
 from evals.security.crawl_faults import run_crawl_faults
 from evals.security.injection import (
+    CBD_SHOP,
+    THC_SHOP,
     InjectionResult,
     evidence_floor_disabled,
     flips,
@@ -67,21 +69,22 @@ def _injection_row(label: str, results: list[InjectionResult]) -> str:
 
 
 async def injection_section(floorless: bool) -> list[str]:
-    offline = await run_injection("offline")
-    gullible = await run_injection("gullible")
     lines = [
         "### Prompt injection",
         "",
-        "| engine | clean site | flips / variants | flips to approve | attacks that "
+        "| shop, engine | clean site | flips / variants | flips to approve | attacks that "
         "reached the model |",
         "|---|---|---|---|---|",
-        _injection_row("offline engine", offline),
-        _injection_row("gullible scripted model (LLM path)", gullible),
     ]
-    if floorless:
-        with evidence_floor_disabled():
-            without = await run_injection("gullible")
-        lines.append(_injection_row("gullible model, evidence floor off", without))
+    for label, shop in (("THC gummies", THC_SHOP), ("CBD oil", CBD_SHOP)):
+        offline = await run_injection("offline", shop=shop)
+        gullible = await run_injection("gullible", shop=shop)
+        lines.append(_injection_row(f"{label}, offline engine", offline))
+        lines.append(_injection_row(f"{label}, gullible scripted model (LLM path)", gullible))
+        if floorless:
+            with evidence_floor_disabled():
+                without = await run_injection("gullible", shop=shop)
+            lines.append(_injection_row(f"{label}, gullible model, evidence floor off", without))
     return lines
 
 

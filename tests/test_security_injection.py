@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from evals.security.injection import (
+    CBD_SHOP,
     Effect,
     InjectionResult,
     Place,
@@ -79,3 +80,17 @@ async def test_without_the_evidence_floor_an_obeyed_injection_approves() -> None
     with evidence_floor_disabled():
         results = await run_injection("gullible", attack)
     assert [r.decision for r in results] == [Decision.REJECT, Decision.APPROVE]
+
+
+async def test_a_restricted_shop_cannot_be_talked_into_an_approval() -> None:
+    """CBD (restricted: request_info): the floor covers every tier, not only prohibited."""
+    attacks = [
+        v for v in variants() if v.source in {"targeted:01", "targeted:09", "suite:fake-tool"}
+    ]
+    results = await run_injection("gullible", attacks, CBD_SHOP)
+    assert results[0].decision is Decision.REQUEST_INFO
+    assert all(r.model_obeyed for r in results[1:])
+    assert [r.decision for r in results[1:]] == [Decision.ESCALATE] * 3
+    with evidence_floor_disabled():
+        floorless = await run_injection("gullible", attacks[:1], CBD_SHOP)
+    assert floorless[1].decision is Decision.APPROVE
