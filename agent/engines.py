@@ -22,11 +22,15 @@ def offline_assessor(settings: Settings) -> Assessor:
     from agent.offline.modelscorer import ModelScorer
 
     if not DEFAULT_MODEL_PATH.is_file():
-        return OfflineAssessor(reject_min_confidence=settings.reject_min_confidence)
+        return OfflineAssessor(
+            reject_min_confidence=settings.reject_min_confidence,
+            approve_min_confidence=settings.approve_min_confidence,
+        )
     model = load_model(DEFAULT_MODEL_PATH)
     return OfflineAssessor(
         ModelScorer(model),
         reject_min_confidence=settings.reject_min_confidence,
+        approve_min_confidence=settings.approve_min_confidence,
         calibration=model.calibration,
     )
 

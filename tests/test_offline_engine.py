@@ -301,6 +301,57 @@ async def test_declared_vape_shop_is_no_mismatch() -> None:
     assert categories(assessment) == {Category.TOBACCO_VAPING}
 
 
+NAMED_COFFEE = MerchantRecord(
+    merchant_id="acct_coffee",
+    website="https://northline-coffee.example/",
+    legal_name="Northline Coffee Ltd",
+    dba="Northline Coffee",
+    mcc="5499",
+    business_description="Specialty coffee roaster selling beans and brewing equipment",
+)
+
+PET_SHOP_UNDER_A_COFFEE_NAME: Site = {
+    "/": (
+        "Northline Coffee | Healthy food and good toys for pets",
+        "Welcome to Northline Coffee.\nAt Northline Coffee we do one thing well: pet supplies.",
+    ),
+    "/shop/": (
+        "Shop | Northline Coffee",
+        "Catnip mice (3 pack) $6\nCat scratching post $39\nDog lead, padded $18\n"
+        "Dental chews for dogs $9\nPet bed, large $55",
+    ),
+    "/about.html": ("About us | Northline Coffee", "Northline Coffee started in 2000."),
+}
+
+
+async def test_the_merchants_own_name_is_not_its_line_of_business() -> None:
+    # "Coffee" in the trading name on every page is not coffee for sale: the site sells pets'
+    # supplies only, which the record does not declare.
+    assessment = await assess(
+        site("northline-coffee.example", PET_SHOP_UNDER_A_COFFEE_NAME), NAMED_COFFEE
+    )
+    assert rule_ids(assessment) == {"business_mismatch.undeclared_goods"}
+    assert decision(assessment) is Decision.REQUEST_INFO
+
+
+async def test_one_product_named_on_its_title_heading_and_crumbs_shows_it_once() -> None:
+    parts = MerchantRecord(
+        merchant_id="acct_parts",
+        website="https://blue-oval.example/",
+        mcc="5533",
+        business_description="Automotive parts for classic Fords",
+    )
+    pages: Site = {
+        "/": ("Blue Oval Classics", "Our range: classic car parts and restoration panels."),
+        "/catalogue/bowl.html": (
+            "Escort Mk1 headlamp bowl | Blue Oval Classics",
+            "Home › Catalogue › Escort Mk1 headlamp bowl\nEscort Mk1 headlamp bowl\n$45",
+        ),
+    }
+    assessment = await assess(site("blue-oval.example", pages), parts)
+    assert assessment.findings == []
+
+
 # -- lookalikes ---------------------------------------------------------------------------
 
 LOOKALIKES: dict[str, Site] = {

@@ -19,6 +19,7 @@ from agent.offline.model import (
     IDENTITY,
     Calibration,
     ModelError,
+    OutcomeCalibration,
     load_model,
     save_model,
 )
@@ -107,11 +108,46 @@ def test_a_missing_artefact_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_the_calibration_maps_monotonically_into_0_1(model_path: Path) -> None:
     calibration = load_model(model_path).calibration
-    values = [calibration(x / 100) for x in range(101)]
-    assert all(0.0 <= v <= 1.0 for v in values)
-    assert all(a <= b for a, b in itertools.pairwise(values))
+    for outcome in Decision:
+        values = [calibration(x / 100, outcome) for x in range(101)]
+        assert all(0.0 <= v <= 1.0 for v in values)
+        assert all(a <= b for a, b in itertools.pairwise(values))
     assert IDENTITY(0.42) == 0.42
     assert Calibration((0.0, 1.0), (0.2, 0.9))(0.5) == pytest.approx(0.55)
+
+
+def test_each_outcome_has_its_own_curve_and_the_old_format_still_loads() -> None:
+    curves = OutcomeCalibration(
+        {
+            "reject": Calibration((0.0, 1.0), (0.5, 1.0)),
+            "approve": Calibration((0.0, 1.0), (0.0, 0.8)),
+        }
+    )
+    assert curves(0.6, Decision.REJECT) == pytest.approx(0.8)
+    assert curves(0.6, Decision.APPROVE) == pytest.approx(0.48)
+    assert curves(0.6, Decision.ESCALATE) == 0.6  # no curve: the raw confidence
+    assert OutcomeCalibration.from_payload(curves.payload()) == curves
+    single = OutcomeCalibration.from_payload({"x": [0.0, 1.0], "y": [0.2, 0.9]})
+    assert [single(0.5, d) for d in Decision] == [pytest.approx(0.55)] * len(Decision)
+    assert OutcomeCalibration.from_payload({"x": [], "y": []})(0.3, Decision.REJECT) == 0.3
+
+
+def test_calibration_never_moves_a_case_across_the_approve_bar() -> None:
+    # A curve that maps every approve far below the bar: the approve stays an approve
+    # (the bar is applied to the raw confidence), reported at the bar.
+    harsh = OutcomeCalibration({"approve": Calibration((0.0, 1.0), (0.0, 0.1))})
+    pages = _site("oak.example", "Handmade oak tables and chairs, made to order in Leeds.")
+    pages += _site("oak.example", "Our workshop: six joiners, forty years, one oak tree a week.")
+    plain = OfflineAssessor(calibration=harsh)
+    website = pages[0].url
+    request = AssessmentRequest(
+        merchant=None, website=website, crawl=CrawlReport(start_url=website, pages=pages),
+        pages=pages, rules=[], corpus=load_corpus(),
+    )  # fmt: skip
+    assessment = plain.assess_pages(request)
+    outcome = decide_outcome(assessment, assessment.findings, [], SETTINGS)
+    assert outcome.decision is Decision.APPROVE
+    assert assessment.confidence == SETTINGS.approve_min_confidence
 
 
 def test_a_switched_off_model_adds_no_hits(model_path: Path) -> None:

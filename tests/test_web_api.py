@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from merchant_review.storage import Store
+from merchant_review.web.queries import queue_reason
 from tests.webdata import ANALYST, Seeded, bearer
 
 pytest_plugins = ["tests.webfixtures"]
@@ -110,7 +111,7 @@ def test_the_queue_holds_what_needs_a_human(client: TestClient, seeded: Seeded) 
     assert demo["demo_bakery"] not in ids and demo["demo_potshop"] not in ids
     reasons = {item["review_id"]: item["reason"] for item in queue["items"]}
     assert reasons[demo["demo_greenleaf"]] == "reject awaiting confirmation"
-    assert reasons[demo["demo_northwind"]].startswith("escalated; low confidence (0.85)")
+    assert reasons[demo["demo_northwind"]] == "escalated"
     assert queue["total"] == len(queue["items"])
 
 
@@ -158,3 +159,9 @@ def test_the_openapi_schema_describes_the_api(client: TestClient, seeded: Seeded
     assert "post" in paths["/api/reviews/{review_id}/overrides"]
     assert "/login" not in paths and "/queue" not in paths  # pages are not API
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+def test_the_queue_reason_names_low_confidence() -> None:
+    assert queue_reason("escalate", 0.55, 0.75) == "escalated; low confidence (0.55)"
+    assert queue_reason("approve", 0.6, 0.75) == "low confidence (0.60)"
+    assert queue_reason("approve", 0.8, 0.75) == ""

@@ -15,14 +15,14 @@ from agent.assessor import AssessmentRequest
 from agent.offline.findings import RuleEvidence, build_findings
 from agent.offline.indicators import IndicatorScorer
 from agent.offline.mismatch import mismatch_finding
-from agent.offline.model import IDENTITY, Calibration
-from agent.offline.outcome import propose_outcome
+from agent.offline.model import UNCALIBRATED, OutcomeCalibration
+from agent.offline.outcome import DEFAULT_APPROVE_MIN_CONFIDENCE, Outcome, propose_outcome
 from agent.offline.scoring import SnippetScorer
 from agent.offline.sectors import lexicon
 from agent.offline.site_status import StatusReport, site_status
 from agent.offline.snippets import Snippet, site_snippets
 from merchant_review.pages import PageSnapshot
-from merchant_review.taxonomy import Category
+from merchant_review.taxonomy import Category, Decision
 from merchant_review.verdict import Assessment, Finding
 from tools.toolbox import ReviewToolbox
 
@@ -39,12 +39,15 @@ class OfflineAssessor:
         scorer: SnippetScorer | None = None,
         *,
         reject_min_confidence: float = DEFAULT_REJECT_MIN_CONFIDENCE,
-        calibration: Calibration = IDENTITY,
+        approve_min_confidence: float = DEFAULT_APPROVE_MIN_CONFIDENCE,
+        calibration: OutcomeCalibration = UNCALIBRATED,
     ) -> None:
         self.scorer: SnippetScorer = scorer or IndicatorScorer()
         self.reject_min_confidence = reject_min_confidence
-        # Maps the raw confidence to P(decision correct); fit on the calibration split
-        # and shipped in the same artefact as the scorer (so the engine id covers it).
+        self.approve_min_confidence = approve_min_confidence
+        # Maps the raw confidence to P(decision correct), per proposed outcome; fit on
+        # the calibration split and shipped in the same artefact as the scorer (so the
+        # engine id covers it).
         self.calibration = calibration
 
     @property
@@ -66,15 +69,25 @@ class OfflineAssessor:
         mismatch = mismatch_finding(request.merchant, snippets, strong, request.corpus)
         if mismatch is not None:
             findings.append(mismatch)
-        outcome = propose_outcome(status, findings, evidence, self.reject_min_confidence)
+        outcome = propose_outcome(
+            status, findings, evidence, self.reject_min_confidence, self.approve_min_confidence
+        )
         return Assessment(
             findings=findings,
             site_status=status.status,
             business_summary=_summary(pages, snippets, status),
-            confidence=self.calibration(outcome.confidence),
+            confidence=self._calibrated(outcome),
             escalation_reason=outcome.escalation_reason,
             engine=self.engine,
         )
+
+    def _calibrated(self, outcome: Outcome) -> float:
+        value = self.calibration(outcome.confidence, outcome.decision)
+        if outcome.decision is Decision.APPROVE:
+            # The bar was applied on the raw scale (propose_outcome); a calibrated approve
+            # stays an approve (decide.py escalates an approve below the same bar).
+            value = max(value, self.approve_min_confidence)
+        return value
 
 
 def _category_snippets(

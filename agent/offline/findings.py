@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from agent.offline.mentions import MentionCounter
 from agent.offline.scoring import SnippetHit
 from merchant_review.policy import PolicyRule
 from merchant_review.taxonomy import Category
@@ -89,17 +90,15 @@ def weight(evidence: RuleEvidence) -> float:
 def _distinct_mentions(hits: list[SnippetHit]) -> int:
     """Snippets that show evidence in words of their own; a repeated headline counts once.
 
-    A snippet counts when one of its mentions (a match with the words beside it) was not
-    met in an earlier snippet of the page; a hit without recorded mentions (e.g. a
-    model's) counts by its text.
+    Per page, a snippet counts when one of its matches is a new mention (see
+    agent/offline/mentions.py); a hit without recorded mentions (e.g. a model's) counts by
+    its text.
     """
-    seen: set[str] = set()
+    counters: dict[str, MentionCounter] = defaultdict(MentionCounter)
     count = 0
     for hit in hits:
-        keys = {f"{hit.snippet.url} {m}" for m in hit.mentions} or {hit.snippet.text}
-        if keys - seen:
-            count += 1
-        seen |= keys
+        mentions = hit.mentions or ((f"\x00{hit.snippet.text}",),)
+        count += counters[hit.snippet.url].is_new(mentions)
     return count
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from threading import Lock
 
+from agent.offline.mentions import Mention, mention
 from agent.offline.regexgate import may_match, required_literals
 from agent.offline.scoring import SnippetHit
 from agent.offline.snippets import Snippet
@@ -35,7 +36,6 @@ KIND_WEIGHT = {"terms": 0.7, "nav": 0.8, "boilerplate": 0.8, "faq": 0.9, "image"
 # A page is dominated by lookalike context when this many snippets show one and they
 # outnumber the hits at least twice; hits with a single distinct indicator then drop.
 DOMINANT_LOOKALIKES = 3
-MENTION_WORDS = 2  # words beside a match that identify one mention
 _PAGE_JOIN = "\n\x00\n"  # no phrase or `\s`/`.` pattern runs across it
 
 
@@ -182,7 +182,7 @@ class _RuleMatch:
     shown: list[str]
     supporting: list[str]
     lookalikes: list[str]
-    mentions: list[str] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
 
 
 class IndicatorScorer:
@@ -249,26 +249,22 @@ def _rule_matches(
                 discount = 1.0 if indicator.weight >= SPECIFIC_WEIGHT else kind_weight
                 match.evidence[indicator.text] = indicator.weight * discount
                 match.shown.append(shown)
-                match.mentions.extend(_mentions(snippet.folded, indicator.pattern))
+                match.mentions.extend(_mentions(snippet, indicator.pattern))
     return by_rule
 
 
-def _mentions(folded: str, pattern: re.Pattern[str]) -> list[str]:
-    """Each match in the snippet with the words just before it, and with those just after.
-
-    A snippet sharing all of these with earlier ones repeats a mention (a headline shown
-    three times on a page, a title repeated as the first line): no new evidence.
-    """
-    keys = []
-    for hit in pattern.finditer(folded):
-        before = folded[: hit.start()].split()[-MENTION_WORDS:]
-        after = folded[hit.end() :].split()[:MENTION_WORDS]
-        matched = hit.group(0).strip()
-        if len(before) == MENTION_WORDS:
-            keys.append(" ".join([*before, matched]))
-        if len(after) == MENTION_WORDS:
-            keys.append(" ".join([matched, *after]))
-    return keys
+def _mentions(snippet: Snippet, pattern: re.Pattern[str]) -> list[Mention]:
+    """Every occurrence of the indicator in the snippet, as a mention (agent/offline/mentions)."""
+    folded = snippet.folded
+    return [
+        mention(
+            folded[: hit.start()].split(),
+            hit.group(0).strip(),
+            folded[hit.end() :].split(),
+            f"{snippet.url} {folded}",
+        )
+        for hit in pattern.finditer(folded)
+    ]
 
 
 def _inside_other(met: Met, spans: list[Met]) -> bool:

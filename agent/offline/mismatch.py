@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from agent.offline.sectors import Declaration, Lexicon, lexicon
+from agent.offline.sectors import Declaration, Lexicon, lexicon, merchant_names
 from agent.offline.snippets import Snippet
 from merchant_review.mcc import describe
 from merchant_review.policy import PolicyCorpus
@@ -102,7 +102,7 @@ def mismatch_finding(
     declared = lex.declared(merchant)
     if merchant is None or not declared.sectors:
         return None
-    shown = lex.site_profile(snippets)
+    shown = lex.site_profile(snippets, merchant_names(merchant))
     shown.update({category.value: list(found) for category, found in category_evidence.items()})
     main = _main_business(shown)
     if main is None or any(lex.related(main[0], d) for d in declared.sectors):

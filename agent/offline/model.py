@@ -3,14 +3,15 @@
 Trained by `python -m evals.train` on the dev set's TRAIN split (weak, case-level labels;
 see evals/TRAINING.md) and saved to models/snippet-lr.joblib. Its version is the first
 eight hex digits of the artefact's SHA-256, so the engine id a verdict records names the
-exact weights that produced it. The artefact also holds the confidence calibration (fit
-on the CALIBRATION split) and the per-category score thresholds.
+exact weights that produced it. The artefact also holds the confidence calibration (one
+curve per proposed outcome, fit on the CALIBRATION split) and the per-category score thresholds.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,10 @@ import joblib
 import numpy as np
 import numpy.typing as npt
 
-from merchant_review.taxonomy import Category
+from merchant_review.taxonomy import Category, Decision
 
 MODEL_FILE = "snippet-lr.joblib"
+FORMAT = 2  # 2: one calibration curve per proposed outcome (1: a single curve)
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / MODEL_FILE
 FloatArray = npt.NDArray[np.float64]
 
@@ -50,6 +52,34 @@ IDENTITY = Calibration((), ())
 
 
 @dataclass(frozen=True)
+class OutcomeCalibration:
+    """One calibration curve per outcome the engine proposes (approve, reject, ...).
+
+    A confidence means something different for each outcome: P(reject is right) and
+    P(approve is right) err in opposite directions, so one curve over all outcomes cannot
+    fit both. An outcome without a curve keeps its raw confidence.
+    """
+
+    curves: Mapping[str, Calibration] = field(default_factory=dict)
+
+    def __call__(self, raw: float, outcome: Decision) -> float:
+        return self.curves.get(outcome.value, IDENTITY)(raw)
+
+    def payload(self) -> dict[str, dict[str, list[float]]]:
+        return {k: {"x": list(c.x), "y": list(c.y)} for k, c in sorted(self.curves.items())}
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, Any]) -> OutcomeCalibration:
+        if "x" in data:  # format 1: one curve for every outcome
+            curve = Calibration(tuple(data["x"]), tuple(data["y"]))
+            return cls({d.value: curve for d in Decision} if curve.x else {})
+        return cls({k: Calibration(tuple(v["x"]), tuple(v["y"])) for k, v in data.items()})
+
+
+UNCALIBRATED = OutcomeCalibration()
+
+
+@dataclass(frozen=True)
 class SnippetModel:
     """A fitted vectorizer with per-category linear weights and decision thresholds."""
 
@@ -58,7 +88,7 @@ class SnippetModel:
     coef: FloatArray  # (categories, features)
     intercept: FloatArray  # (categories,)
     thresholds: dict[Category, float]  # a snippet at or above this is strong evidence
-    calibration: Calibration
+    calibration: OutcomeCalibration
     version: str = "unsaved"
 
     @property
@@ -82,13 +112,13 @@ class SnippetModel:
     def payload(self) -> dict[str, Any]:
         """What the artefact file holds (plain types and the fitted vectorizer)."""
         return {
-            "format": 1,
+            "format": FORMAT,
             "vectorizer": self.vectorizer,
             "categories": [c.value for c in self.categories],
             "coef": self.coef,
             "intercept": self.intercept,
             "thresholds": {c.value: t for c, t in self.thresholds.items()},
-            "calibration": {"x": list(self.calibration.x), "y": list(self.calibration.y)},
+            "calibration": self.calibration.payload(),
         }
 
 
@@ -109,15 +139,14 @@ def load_model(path: Path = DEFAULT_MODEL_PATH) -> SnippetModel:
     if not path.is_file():
         raise ModelError(f"no snippet model at {path}: run python -m evals.train")
     data = joblib.load(path)
-    if not isinstance(data, dict) or data.get("format") != 1:
-        raise ModelError(f"{path} is not a snippet model artefact (format 1)")
-    calibration = data["calibration"]
+    if not isinstance(data, dict) or data.get("format") not in {1, FORMAT}:
+        raise ModelError(f"{path} is not a snippet model artefact (format 1 or {FORMAT})")
     return SnippetModel(
         vectorizer=data["vectorizer"],
         categories=tuple(Category(c) for c in data["categories"]),
         coef=np.asarray(data["coef"], dtype=np.float64),
         intercept=np.asarray(data["intercept"], dtype=np.float64),
         thresholds={Category(c): float(t) for c, t in data["thresholds"].items()},
-        calibration=Calibration(tuple(calibration["x"]), tuple(calibration["y"])),
+        calibration=OutcomeCalibration.from_payload(data["calibration"]),
         version=artefact_version(path),
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from agent.offline.findings import RuleEvidence
 from agent.offline.site_status import StatusReport
-from merchant_review.taxonomy import Tier
+from merchant_review.taxonomy import Decision, Tier, decide
 from merchant_review.verdict import Finding, SiteStatus
 
 NOT_OPERATING_CONFIDENCE = {
@@ -29,6 +29,7 @@ NOT_OPERATING_CONFIDENCE = {
     SiteStatus.UNCLEAR: 0.6,
 }
 WEAK_ONLY_CONFIDENCE = 0.5
+DEFAULT_APPROVE_MIN_CONFIDENCE = 0.5  # mirrors Settings.approve_min_confidence
 CONFLICT_FACTOR = 0.9
 FULL_TEXT_WORDS = 300  # a site with this much text is not thin
 THIN_WORDS = 80  # a single page with less text than this is a thin site
@@ -39,6 +40,10 @@ STRAY_PENALTY, STRAY_CAP = 0.02, 0.06
 
 @dataclass(frozen=True)
 class Outcome:
+    """The outcome the findings imply, the engine's raw confidence in it, and why a person
+    should look (None when no one needs to)."""
+
+    decision: Decision
     confidence: float
     escalation_reason: str | None
 
@@ -67,8 +72,15 @@ def propose_outcome(
     findings: list[Finding],
     evidence: list[RuleEvidence],
     reject_min_confidence: float,
+    approve_min_confidence: float = DEFAULT_APPROVE_MIN_CONFIDENCE,
 ) -> Outcome:
-    """The engine's confidence and, when the case needs a person, the reason why."""
+    """The outcome, the engine's confidence in it and, when a person should look, why.
+
+    The outcome follows the decision table (agent/decide.py) applied to the findings, all
+    of which verify (they are verbatim). A clean site the engine cannot vouch for (raw
+    approve confidence below `approve_min_confidence`) is proposed for escalation here, on
+    the raw scale, so that calibrating the confidence never moves a case across the bar.
+    """
     prohibited = [f.confidence for f in findings if f.category.tier is Tier.PROHIBITED]
     strong = [c for c in prohibited if c >= reject_min_confidence]
     others = [f.confidence for f in findings if f.category.tier is not Tier.PROHIBITED]
@@ -90,6 +102,14 @@ def propose_outcome(
         value = NOT_OPERATING_CONFIDENCE[status.status]
     else:
         value = approve_confidence(status, unfound)
+        if value < approve_min_confidence and not reasons:
+            # Too little to vouch for a business: the confidence becomes that a person
+            # should look, i.e. that approving would be wrong.
+            reasons.append(f"low confidence ({value:.2f}) in a clean site")
+            value = 1.0 - value
     if conflicts:
         value *= CONFLICT_FACTOR
-    return Outcome(round(value, 3), "; ".join(reasons) or None)
+    supported = {f.category for f in findings if f.category.tier is not Tier.PROHIBITED}
+    supported |= {f.category for f in findings if f.confidence >= reject_min_confidence}
+    decision = decide(supported, insufficient_evidence=bool(reasons))
+    return Outcome(decision, round(value, 3), "; ".join(reasons) or None)

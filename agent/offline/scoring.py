@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from agent.offline.mentions import Mention
 from agent.offline.snippets import Snippet
 from merchant_review.policy import PolicyCorpus, PolicyRule
 
@@ -33,9 +34,9 @@ class SnippetHit:
     shown: tuple[str, ...] = ()  # what was met, as words a reader recognises
     supporting: tuple[str, ...] = ()
     lookalikes: tuple[str, ...] = ()
-    # The words around each positive match: the same words around the same indicator on
-    # several snippets are one mention repeated (a headline shown three times), not three.
-    mentions: tuple[str, ...] = ()
+    # Each positive match with the words around it (agent/offline/mentions.py): the same
+    # words around the same indicator on several snippets are one mention repeated.
+    mentions: tuple[Mention, ...] = ()
 
     @property
     def suppressed(self) -> bool:

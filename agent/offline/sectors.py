@@ -8,7 +8,7 @@ words, so "Bluetooth speakers" shows the keyword "bluetooth speaker".
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -16,6 +16,7 @@ from importlib import resources
 
 import yaml
 
+from agent.offline.mentions import Mention, MentionCounter, mention
 from agent.offline.snippets import Snippet
 from agent.offline.textmatch import canonical_words, fold_for_match
 from merchant_review.mcc import normalise_mcc
@@ -75,12 +76,17 @@ class Lexicon:
 
     def shown_in(self, tokens: Sequence[str]) -> set[str]:
         """Sectors whose keywords stand in a run of canonical words."""
-        found: set[str] = set()
+        return {sector for sector, _, _ in self.shown_at(tokens)}
+
+    def shown_at(self, tokens: Sequence[str]) -> list[tuple[str, int, int]]:
+        """(sector, start, end) for every keyword run in the canonical words."""
+        found = []
         for start, token in enumerate(tokens):
             if token not in self._first_words:
                 continue
             for size in range(1, MAX_KEYWORD_WORDS + 1):
-                found |= self._keywords.get(tuple(tokens[start : start + size]), set())
+                for sector in self._keywords.get(tuple(tokens[start : start + size]), ()):
+                    found.append((sector, start, start + size))
         return found
 
     def by_mcc(self, code: str | None) -> set[str]:
@@ -96,19 +102,61 @@ class Lexicon:
         by_description = frozenset(self.shown_in(canonical_words(fold_for_match(description))))
         return Declaration(by_mcc | by_description, by_mcc, by_description)
 
-    def site_profile(self, snippets: Iterable[Snippet]) -> dict[str, list[Snippet]]:
-        """For each ordinary sector: the distinct business snippets that show it."""
+    def site_profile(
+        self, snippets: Iterable[Snippet], names: Sequence[str] = ()
+    ) -> dict[str, list[Snippet]]:
+        """For each ordinary sector: the distinct business snippets that show it.
+
+        `names` are the merchant's own names (trading and legal name): "Northline Coffee"
+        on every page title says what the merchant declared, not what the site sells, so
+        the words of a name are not read as keywords where the name stands.
+        """
+        runs = _name_runs(names)
         profile: dict[str, list[Snippet]] = {}
-        seen: Counter[tuple[str, str]] = Counter()
+        # A product named in its page's title, heading and breadcrumb shows it once.
+        counters: dict[str, MentionCounter] = defaultdict(MentionCounter)
         for snippet in snippets:
             if snippet.kind in NOT_BUSINESS_KINDS:
                 continue
-            for sector_id in self.shown_in(snippet.tokens):
-                if self.sectors[sector_id].is_category or seen[(sector_id, snippet.text)]:
-                    continue
-                seen[(sector_id, snippet.text)] += 1
-                profile.setdefault(sector_id, []).append(snippet)
+            tokens = _without_runs(snippet.tokens, runs) if runs else snippet.tokens
+            mentions: dict[str, list[Mention]] = defaultdict(list)
+            for sector_id, start, end in self.shown_at(tokens):
+                if not self.sectors[sector_id].is_category:
+                    matched = " ".join(tokens[start:end])
+                    found = mention(tokens[:start], matched, tokens[end:], " ".join(tokens))
+                    mentions[sector_id].append(found)
+            for sector_id, found_here in mentions.items():
+                if counters[sector_id].is_new(found_here):
+                    profile.setdefault(sector_id, []).append(snippet)
         return profile
+
+
+def merchant_names(merchant: MerchantRecord | None) -> list[str]:
+    """The names a merchant trades under, as its record gives them."""
+    if merchant is None:
+        return []
+    return [name for name in (merchant.dba, merchant.legal_name) if name]
+
+
+def _name_runs(names: Sequence[str]) -> list[tuple[str, ...]]:
+    """Each name as a run of canonical words, longest first (so "X Ltd" wins over "X")."""
+    runs = {tuple(canonical_words(fold_for_match(name))) for name in names}
+    return sorted((run for run in runs if run), key=lambda run: (-len(run), run))
+
+
+def _without_runs(tokens: Sequence[str], runs: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    """The tokens with every occurrence of a run removed (a gap splits keywords apart)."""
+    kept: list[str] = []
+    start = 0
+    while start < len(tokens):
+        run = next((r for r in runs if tuple(tokens[start : start + len(r)]) == r), None)
+        if run is None:
+            kept.append(tokens[start])
+            start += 1
+        else:
+            kept.append("\x00")  # keeps the words on either side from forming a keyword
+            start += len(run)
+    return tuple(kept)
 
 
 @cache

@@ -2,9 +2,10 @@
 
 Thresholds come from out-of-fold case scores on the TRAIN split: per category, the
 lowest score at which the model's (case, category) calls are precise enough; a category
-that never reaches it stays switched off (threshold 1.0). The calibration is a Platt
-(logistic) fit on the CALIBRATION split mapping the engine's raw confidence to
-P(decision correct), stored as knots of a monotone curve.
+that never reaches it stays switched off (threshold 1.0). The calibration maps the
+engine's raw confidence to P(decision correct) separately for each outcome the engine
+proposes (a Platt fit with the slope held at 1 and a prior on the shift, on the
+CALIBRATION split), stored as knots of monotone curves.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from agent.assessor import AssessmentRequest
 from agent.decide import decide_outcome
 from agent.offline import OfflineAssessor
-from agent.offline.model import Calibration
+from agent.offline.model import Calibration, OutcomeCalibration
 from merchant_review.settings import Settings
 from merchant_review.taxonomy import Category, Decision
 
@@ -27,6 +27,7 @@ GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
 MIN_PRECISION = 0.95  # out-of-fold (case, category) precision a threshold must reach
 MIN_CALLS = 3  # ... on at least this many calls
 KNOTS = 41
+PRIOR_SD = 3.0  # prior sd of each outcome's logit shift (leave-one-out choice, evals/TRAINING.md)
 EPSILON = 1e-3
 
 
@@ -86,20 +87,55 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def fit_calibration(rows: Sequence[Outcome]) -> Calibration:
-    """Platt scaling of the raw confidence, as knots of a monotone curve."""
-    x = np.array([[_logit(r.raw_confidence)] for r in rows])
-    y = np.array([int(r.correct) for r in rows])
-    if len(set(y.tolist())) < 2:
-        return Calibration((0.0, 1.0), (float(y.mean()), float(y.mean())))
-    platt = LogisticRegression(C=1.0)
-    platt.fit(x, y)
+def _shift(logits: Sequence[float], correct: Sequence[bool]) -> float:
+    """The logit shift b maximising sum log P(correct | sigmoid(logit + b)) - b^2 / 2s^2.
+
+    Platt scaling with the slope held at 1 and a Gaussian prior on the intercept: a few
+    dozen cases cannot pin a slope, and an outcome whose cases were all right would push an
+    unpenalised shift to infinity (confidence 1.0).
+    """
+    x = np.array(logits)
+    y = np.array([float(c) for c in correct])
+    b = 0.0
+    for _ in range(100):  # Newton steps on a concave 1-D objective
+        p = 1.0 / (1.0 + np.exp(-(x + b)))
+        gradient = float(np.sum(y - p)) - b / PRIOR_SD**2
+        curvature = float(np.sum(p * (1.0 - p))) + 1.0 / PRIOR_SD**2
+        step = gradient / curvature
+        b += step
+        if abs(step) < 1e-9:
+            break
+    return b
+
+
+def _curve(b: float, low: float, high: float) -> Calibration:
+    """sigmoid(logit(raw) + b) inside [low, high], the raw range the fit saw; flat outside.
+
+    Flat, not extrapolated: the raw confidence of an outcome measures different things on
+    different kinds of site (a one-page site's approve confidence is low by design, yet
+    such sites are not more often wrong), so the fit says nothing outside its data.
+    """
     grid = np.linspace(0.0, 1.0, KNOTS)
-    mapped = platt.predict_proba(np.array([[_logit(g)] for g in grid]))[:, 1]
-    mapped = np.maximum.accumulate(mapped)  # monotone even if the slope came out negative
-    return Calibration(
-        tuple(round(float(g), 4) for g in grid), tuple(round(float(m), 4) for m in mapped)
-    )
+    clipped = [min(max(float(g), low), high) for g in grid]
+    mapped = [1.0 / (1.0 + math.exp(-(_logit(c) + b))) for c in clipped]
+    return Calibration(tuple(round(float(g), 4) for g in grid), tuple(round(m, 4) for m in mapped))
+
+
+def fit_calibration(rows: Sequence[Outcome]) -> tuple[OutcomeCalibration, dict[str, float]]:
+    """Per outcome the engine proposes: a logit shift fit on that outcome's cases.
+
+    Returns the calibration and each outcome's shift; an outcome with no case keeps its
+    raw confidence (no curve).
+    """
+    curves, shifts = {}, {}
+    for decision in Decision:
+        own = [r for r in rows if r.decision is decision]
+        if own:
+            raw = [r.raw_confidence for r in own]
+            b = _shift([_logit(x) for x in raw], [r.correct for r in own])
+            shifts[decision.value] = round(b, 4)
+            curves[decision.value] = _curve(b, min(raw), max(raw))
+    return OutcomeCalibration(curves), shifts
 
 
 def expected_calibration_error(pairs: Sequence[tuple[float, bool]], bins: int = 10) -> float:

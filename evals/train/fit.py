@@ -18,7 +18,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from agent.offline.model import IDENTITY, FloatArray, SnippetModel
+from agent.offline.model import UNCALIBRATED, FloatArray, SnippetModel
 from agent.offline.modelscorer import SKIPPED_KINDS
 from agent.offline.snippets import site_snippets
 from merchant_review.pages import PageSnapshot
@@ -124,7 +124,7 @@ def fit_model(cases: Sequence[LabelledCase]) -> SnippetModel:
         coef=np.vstack(coefs).astype(np.float64),
         intercept=np.asarray(intercepts, dtype=np.float64),
         thresholds={c: 1.0 for c in MODELLED},
-        calibration=IDENTITY,
+        calibration=UNCALIBRATED,
     )
 
 
