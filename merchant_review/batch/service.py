@@ -17,7 +17,7 @@ from merchant_review.batch.runner import ResultHook, run_local
 from merchant_review.batch.schema import BatchRunRow
 from merchant_review.batch.selection import Selection, policy_target, select_merchants
 from merchant_review.policy import PolicyCorpus, load_corpus
-from merchant_review.settings import Settings
+from merchant_review.settings import EngineChoice, Settings
 from merchant_review.storage import Store
 
 Show = Callable[[dict[str, int]], None]
@@ -36,9 +36,22 @@ class Engine:
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
         """The settings' assessor (model calls rate-limited by settings.batch.rate)."""
+        if settings.resolved_engine() is not EngineChoice.OFFLINE:
+            warm_model_reviews(settings)
         return cls(
             batch_assessor(settings, limiter(settings.batch.rate)), load_corpus(settings.policy_dir)
         )
+
+
+def warm_model_reviews(settings: Settings) -> None:
+    """Load now what a model review loads on first use, not inside the first reviews.
+
+    The evidence floor's offline engine takes seconds to load; loaded in the first review,
+    it stalls the event loop, and every review in flight with it, for that long.
+    """
+    from agent.evidence_floor import preload
+
+    preload(settings)
 
 
 def create(

@@ -39,9 +39,10 @@ def event_row(event: AuditEvent, scrub: Scrubber, created_at: datetime | None = 
 def page_rows(session: Session, scrub: Scrubber, pages: Iterable[PageSnapshot]) -> list[Chained]:
     """Fetch details as chain records; content into blobs (stored once per content)."""
     rows: list[Chained] = []
+    blobs = []
     for page in pages:
         blob = encode(scrub.data(page_content(page)))
-        writes.put_blob(session, blob)
+        blobs.append(blob)
         rows.append(
             PageRow(
                 url=scrub.text(page.url),
@@ -58,6 +59,7 @@ def page_rows(session: Session, scrub: Scrubber, pages: Iterable[PageSnapshot]) 
                 fetched_at=page.fetched_at,
             )
         )
+    writes.put_blobs(session, blobs)
     return rows
 
 

@@ -9,6 +9,7 @@ taken in the same order, review chain then ledger, so two writers cannot deadloc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, select
@@ -101,10 +102,25 @@ def append(
         _ledger(session, review_id, ledger_kind, rows[-1])
 
 
-def put_blob(session: Session, blob: EncodedContent) -> None:
+# Built once per dialect: a crawl stores several blobs in each review.
+_PUT_BLOBS = {
+    name: insert(PageBlobRow).on_conflict_do_nothing(index_elements=["sha256"])
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def put_blobs(session: Session, blobs: Iterable[EncodedContent]) -> None:
     """Store page content once: a blob already there (same sha256) is left as it is."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(PageBlobRow).values(
-        sha256=blob.sha256, codec=blob.codec, size=blob.size, data=blob.data, created_at=now()
-    )
-    session.execute(statement.on_conflict_do_nothing(index_elements=["sha256"]))
+    at = now()
+    values = {
+        blob.sha256: {
+            "sha256": blob.sha256,
+            "codec": blob.codec,
+            "size": blob.size,
+            "data": blob.data,
+            "created_at": at,
+        }
+        for blob in blobs
+    }
+    if values:  # one statement for them all (executemany)
+        session.execute(_PUT_BLOBS[session.get_bind().dialect.name], list(values.values()))
