@@ -10,6 +10,12 @@ Choices worth knowing:
 - HTTP 4xx/5xx pages are extracted like any page but carry `error` "HTTP 404" and so on.
 - Links, sitemap entries and redirects are followed on the same site only: the start URL's
   host, the host the start page redirected to, and their "www." twins.
+- Connections dial only the addresses the guard checked (`tools.pinning`); bodies are
+  read and inflated within the byte caps by `tools.bodyread`, which also tells binary
+  bytes served as HTML (a page error) from text.
+
+Helpers live beside it: `tools.urls` (URL checks and keys) and `tools.links` (which links
+come first); their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -18,12 +24,11 @@ import asyncio
 import hashlib
 import heapq
 import itertools
-import unicodedata
 import zlib
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import urldefrag, urljoin
 from urllib.robotparser import RobotFileParser
 
 import httpx
@@ -34,8 +39,13 @@ from merchant_review.pages import CrawlReport, PageSnapshot
 from merchant_review.settings import CrawlSettings
 from tools.bodyread import ACCEPT_ENCODING, BodyError, looks_binary, read_limited
 from tools.extract import extract_page
+from tools.links import link_priority as link_priority
 from tools.netguard import BlockedDestination, GuardedTransport, UnresolvableHost, check_url
 from tools.pinning import PinnedBackend, pinned_transport
+from tools.urls import dedupe_key as dedupe_key
+from tools.urls import origin_of
+from tools.urls import site_key as site_key
+from tools.urls import validate_start_url as validate_start_url
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain"})
@@ -63,48 +73,6 @@ DEFAULT_RETRY = RetryPolicy()
 
 class _TransientStatus(Exception):
     """A 502/503/504 answer that is worth another attempt."""
-
-
-# -- URLs ------------------------------------------------------------------------------------
-
-
-def validate_start_url(url: str) -> str:
-    """The start URL, stripped, or ValueError saying why it cannot be crawled."""
-    candidate = url.strip()
-    try:
-        parts = urlsplit(candidate)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise ValueError(f"invalid URL {url!r}: {exc}") from exc
-    if parts.scheme.lower() not in {"http", "https"}:
-        raise ValueError(f"invalid URL {url!r}: it must start with http:// or https://")
-    if not parts.hostname:
-        raise ValueError(f"invalid URL {url!r}: a host name is required")
-    return candidate
-
-
-def site_key(url: str) -> str:
-    """The site a URL belongs to: its host, lower-cased, without a leading "www."."""
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
-    return host.rstrip(".").removeprefix("www.")
-
-
-def dedupe_key(url: str) -> str:
-    """One key per page: scheme, port, "www." and fragment do not make a new page."""
-    try:
-        parts = urlsplit(urldefrag(url)[0])
-    except ValueError:  # unparseable: only equal to itself
-        return url
-    query = f"?{parts.query}" if parts.query else ""
-    return f"{site_key(url)}{parts.path or '/'}{query}"
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
 
 
 # -- the HTTP client -----------------------------------------------------------------------
@@ -391,7 +359,7 @@ async def load_robots(
 ) -> RobotRules:
     """Read the robots.txt of url's origin; a missing or failing one allows everything."""
     body = await _fetch_body(
-        urljoin(_origin(url), "/robots.txt"), settings, client,
+        urljoin(origin_of(url), "/robots.txt"), settings, client,
         max_bytes=ROBOTS_MAX_BYTES, read_types=None, retry=retry,
     )  # fmt: skip
     rules = RobotRules(settings.user_agent, bytes_read=len(body.data))
@@ -416,55 +384,6 @@ def parse_sitemap(data: bytes) -> tuple[bool, list[str]]:
 
 
 # -- the crawl -----------------------------------------------------------------------------
-
-_HIGH_VALUE = frozenset(
-    # en
-    {"product", "products", "shop", "store", "catalog", "catalogue", "collections", "menu"}
-    | {"pricing", "price", "prices", "plans", "order", "buy", "terms", "conditions", "tos"}
-    | {"faq", "faqs", "help", "support", "shipping", "delivery", "returns", "refund", "refunds"}
-    | {"about", "about-us", "contact", "legal", "policy", "policies", "privacy", "imprint"}
-    # es
-    | {"productos", "producto", "tienda", "catalogo", "precios", "comprar", "pedidos"}
-    | {"terminos", "condiciones", "preguntas", "preguntas-frecuentes", "ayuda", "envios"}
-    | {"envio", "devoluciones", "nosotros", "sobre-nosotros", "contacto", "aviso-legal"}
-    # de
-    | {"produkte", "produkt", "sortiment", "preise", "bestellen", "kaufen", "versand"}
-    | {"lieferung", "impressum", "agb", "hilfe", "kontakt", "ueber-uns", "uber-uns"}
-    | {"datenschutz", "widerruf", "rueckgabe"}
-    # fr
-    | {"produits", "produit", "boutique", "tarifs", "prix", "commander", "acheter"}
-    | {"livraison", "mentions-legales", "cgv", "cgu", "aide", "a-propos", "qui-sommes-nous"}
-    | {"retours", "remboursement"}
-)
-_LOW_VALUE = frozenset(
-    {"blog", "blogs", "news", "press", "careers", "career", "jobs", "events", "tag", "tags"}
-    | {"author", "archive", "noticias", "prensa", "empleo", "aktuelles", "presse"}
-    | {"karriere", "actualites", "carrieres", "emplois", "login", "signin", "account"}
-)
-_NON_PAGE_SUFFIXES = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg", ".zip", ".mp4")
-
-
-def _words(text: str) -> str:
-    """Lower-case ASCII words wrapped in hyphens ("Nos Produits!" → "-nos-produits-")."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return "-" + "-".join("".join(c if c.isalnum() else " " for c in ascii_text).split()) + "-"
-
-
-def _mentions(words: str, keywords: frozenset[str]) -> bool:
-    return any(f"-{keyword}-" in words for keyword in keywords)
-
-
-def link_priority(url: str, anchor_text: str = "") -> int:
-    """0 for pages a reviewer needs (products, terms...), 1 neutral, 2 blog-like, 3 files."""
-    path = urlsplit(url).path
-    if path.lower().endswith(_NON_PAGE_SUFFIXES):
-        return 3
-    path_words, anchor_words = _words(path), _words(anchor_text)
-    if _mentions(path_words, _LOW_VALUE):
-        return 2
-    if _mentions(path_words, _HIGH_VALUE) or _mentions(anchor_words, _HIGH_VALUE):
-        return 0
-    return 2 if _mentions(anchor_words, _LOW_VALUE) else 1
 
 
 @dataclass(order=True)
@@ -621,7 +540,7 @@ class _Crawl:
         self.report.total_bytes += self.robots.bytes_read
 
     async def load_sitemaps(self) -> None:
-        default = urljoin(_origin(self.report.start_url), "/sitemap.xml")
+        default = urljoin(origin_of(self.report.start_url), "/sitemap.xml")
         queue = list(dict.fromkeys([default, *self.robots.sitemaps]))
         try:
             async with asyncio.timeout(max(self.time_left(), 0)):
