@@ -189,6 +189,9 @@ def test_the_cli_creates_configurations_and_the_settings_can_ask_for_shadow_mode
         assert made.exit_code == 0 and "created challenger strict" in made.output
         bad = cli.invoke(app, [*base, "experiment", "create", "x", "--temperature", "9"])
         assert bad.exit_code == 2
+        for folder in ("--prompts-dir", "--policy-dir"):
+            bad = cli.invoke(app, [*base, "experiment", "create", "x", folder, str(tmp_path)])
+            assert bad.exit_code == 2 and "error:" in bad.output, bad.output
         listed = json.loads(cli.invoke(app, [*base, "experiment", "list", "--json"]).stdout)
         assert [(c["name"], c["role"]) for c in listed] == [
             ("current", "champion"),

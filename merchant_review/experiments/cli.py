@@ -113,6 +113,7 @@ def create(
         settings = ctx.find_root().obj
         assert isinstance(settings, Settings)
         spec.apply(settings)  # refuse now what could not run later
+        _check_folders(spec)
         config = configs.create(
             _store(ctx),
             name,
@@ -122,6 +123,20 @@ def create(
             champion=champion,
         )
     console.print(f"created {config.role} {config.name}: {config.spec.describe()}")
+
+
+def _check_folders(spec: ConfigSpec) -> None:
+    """The prompt set and policy corpus a configuration names must load."""
+    from agent.prompts import PromptError, PromptSet
+    from merchant_review.policy import load_corpus
+
+    if spec.prompts_dir is not None:
+        try:
+            PromptSet.load(spec.prompts_dir)
+        except PromptError as exc:
+            raise SpecError(f"--prompts-dir: {exc}") from exc
+    if spec.policy_dir is not None:
+        load_corpus(spec.policy_dir)  # a PolicyError says what is wrong
 
 
 @experiment_app.command("list")

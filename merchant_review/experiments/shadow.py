@@ -279,6 +279,11 @@ def requested_plan(
         return None
     found = plan(store, name, settings.experiment.share if share is None else share)
     # Both configurations must build here and now, not fail on the run's first item.
+    from agent.prompts import PromptError
+
     for spec in (found.champion_spec, found.challenger_spec):
-        build_assessor(ConfigSpec.parse(spec).apply(settings))
+        try:
+            build_assessor(ConfigSpec.parse(spec).apply(settings))
+        except PromptError as exc:
+            raise configs.ExperimentError(f"configuration {found.config}: {exc}") from exc
     return found
