@@ -346,11 +346,14 @@ def _print_disagreements(found: ExperimentReport, show: int) -> None:
 
 def _print_usage(found: ExperimentReport) -> None:
     table = Table(title="per review (latency without the crawl)")
-    for column in ("", "model calls", "tokens in", "tokens out", "cost USD", "ms mean", "ms p50"):
+    columns = ("", "reviews", "failed", "model calls", "tokens in", "tokens out", "cost USD")
+    for column in (*columns, "ms mean", "ms p50"):
         table.add_column(column, justify="right")
     for side, u in found.usage.items():
         table.add_row(
             side,
+            str(u.reviews),
+            str(u.errors),
             f"{u.llm_calls:.2f}",
             f"{u.prompt_tokens:.0f}",
             f"{u.completion_tokens:.0f}",
