@@ -38,7 +38,7 @@ def test_a_worker_shadows_a_distributed_run_as_it_was_started(tmp_path: Path) ->
         settings = shadow.champion_settings(w.settings, {shadow.OPTION: plan.record()})
         engine = service.Engine.from_settings(settings)
         run = service.create(settings, w.store, Selection(all=True), engine, force=False)
-        shadow.attach(w.store, run.id, plan)
+        shadow.attach(w.store, run.id, {shadow.OPTION: plan.record()})
         app = make_app(w.settings)
         assert enqueue(app, run.id, runs.unfinished(w.store, run.id)) == 4
         env = w.env(

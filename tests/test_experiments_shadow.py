@@ -226,7 +226,7 @@ def test_a_resumed_run_shadows_as_it_was_started(
             settings, w.store, Selection(all=True), service.Engine.from_settings(settings),
             force=False,
         )  # fmt: skip
-        shadow.attach(w.store, run.id, plan)  # started, then stopped before any item
+        shadow.attach(w.store, run.id, {shadow.OPTION: plan.record()})  # then stopped
         base = ["--database-url", database_url, "--engine", "offline"]
         resumed = cli.invoke(app, [*base, "batch", "resume", run.id, "--json"])
         assert resumed.exit_code == 0, resumed.output
@@ -311,3 +311,24 @@ def _asks_history_then_submits(request: Request) -> Reply:
     if results or tool_choice_name(request) == "submit_verdict":
         return ScriptedModel.always_submit(**SUBMIT)(request)
     return ScriptedModel.tool_call("get_prior_reviews")
+
+
+def test_a_batch_reviews_with_the_champion_configuration_when_there_is_one(
+    database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    with world(database_url, tmp_path, 3) as w:
+        for name, value in w.env().items():
+            if name.startswith("MERCHANT_REVIEW_CRAWL"):
+                env.setenv(name, value)
+        base = ["--database-url", database_url, "--engine", "offline"]
+        plain = run_batch(base, "--force")
+        assert "escalate" not in plain["decisions"]  # the running settings approve
+        strict = ConfigSpec(approve_min_confidence=0.99)
+        configs.create(w.store, "strict", strict, actor="t")  # the first: the champion
+        judged = run_batch(base, "--force")
+        assert judged["decisions"].get("escalate", 0) > 0  # type: ignore[attr-defined]
+        run_id = str(judged["run_id"])
+        status = cli.invoke(app, [*base, "batch", "status", run_id, "--json"])
+        options = json.loads(status.stdout)["options"]
+        assert options["champion"] == {"name": "strict", "spec": strict.record()}
+        assert "shadow" not in options

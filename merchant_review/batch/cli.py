@@ -152,13 +152,13 @@ def batch(
             ctx, concurrency=concurrency, rate=rate, queue_url=queue, engine=engine
         )
         store = Store(settings.database_url)
-        plan = experiments.requested_plan(store, settings, shadow, share)
-        if plan is not None:  # the champion's configuration reviews; the challenger shadows
-            settings = experiments.champion_settings(settings, {experiments.OPTION: plan.record()})
+        # The champion configuration reviews (if there is one); a challenger may shadow it.
+        extra = experiments.run_options(store, settings, shadow, share)
+        settings = experiments.champion_settings(settings, extra)
         engine_ = service.Engine.from_settings(settings)
         run = service.create(settings, store, selection, engine_, force=force)
-        if plan is not None:
-            experiments.attach(store, run.id, plan)
+        if extra:
+            experiments.attach(store, run.id, extra)
             run = runs.get_run(store, run.id)
         ended = (
             runs.mark_finished(store, run.id)

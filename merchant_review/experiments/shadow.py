@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 OPTION = "shadow"  # the key of the plan in a batch run's options
+CHAMPION_OPTION = "champion"  # ... and of the champion configuration the run reviews with
 SHADOWED_STATES = ("reviewed", "carried")  # items whose verdict comes from a champion review
 AGENT = "agent"  # found_via of pages an LLM agent fetched: not part of the shared crawl
 
@@ -95,18 +96,43 @@ def plan(store: Store, name: str, share: float) -> ShadowPlan:
 
 
 def champion_settings(settings: Settings, options: dict[str, Any]) -> Settings:
-    """The settings a run's items are reviewed with: the champion's, for a shadowed run."""
+    """The settings a run's items are reviewed with: the champion's, when it recorded one."""
+    champion = options.get(CHAMPION_OPTION)
     shadow = ShadowPlan.from_options(options)
-    return ConfigSpec.parse(shadow.champion_spec).apply(settings) if shadow else settings
+    if isinstance(champion, dict):
+        spec = champion["spec"]
+    elif shadow is not None:
+        spec = shadow.champion_spec
+    else:
+        return settings
+    return ConfigSpec.parse(spec).apply(settings)
 
 
-def attach(store: Store, run_id: str, shadow: ShadowPlan) -> None:
-    """Record the plan in the run's options, so resumes and workers shadow the same way."""
+def run_options(
+    store: Store, settings: Settings, name: str | None, share: float | None
+) -> dict[str, Any]:
+    """What a new batch run records of the experiments: its champion, its shadow plan.
+
+    With a champion configuration in the database, the run reviews with it (the
+    champion's verdicts are the ones that act); with none, with the running settings.
+    """
+    options: dict[str, Any] = {}
+    current = configs.champion(store)
+    if current is not None:
+        options[CHAMPION_OPTION] = {"name": current.name, "spec": current.spec.record()}
+    shadow = requested_plan(store, settings, name, share)
+    if shadow is not None:
+        options[OPTION] = shadow.record()
+    return options
+
+
+def attach(store: Store, run_id: str, options: dict[str, Any]) -> None:
+    """Record `options` in the run's, so resumes and workers review and shadow the same way."""
     from merchant_review.batch.schema import BatchRunRow
 
     with store.write_session() as session:
         run = session.get_one(BatchRunRow, run_id)
-        run.options = {**run.options, OPTION: shadow.record()}
+        run.options = {**run.options, **options}
 
 
 class _Evidence:
