@@ -3,12 +3,15 @@
     .venv/bin/python -m bench.throughput [--merchants 400] [--concurrency 8] [--processes 2]
 
 The sites are served by a separate process. `--processes P` runs P local runners on the
-same batch run (they share the work through claims), so P cores review at once.
+same batch run (they share the work through claims), so P cores review at once. Also
+prints the CPU time the reviewing processes used per merchant (the site server's is not
+counted).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import time
@@ -19,14 +22,18 @@ from merchant_review.batch.changes import summarize
 from merchant_review.batch.selection import Selection
 
 HELPER = """
-import sys
+import resource, sys
 from merchant_review.batch import runs, service
 from merchant_review.settings import Settings
 settings = Settings.model_validate_json(sys.stdin.read())
 from merchant_review.storage import Store
 store = Store(settings.database_url)
 run = runs.get_run(store, sys.argv[1])
-service.run_here(settings, store, run, service.Engine.from_settings(settings))
+engine = service.Engine.from_settings(settings)
+used = resource.getrusage(resource.RUSAGE_SELF)
+service.run_here(settings, store, run, engine)
+done = resource.getrusage(resource.RUSAGE_SELF)
+print(done.ru_utime + done.ru_stime - used.ru_utime - used.ru_stime, flush=True)
 """
 
 
@@ -41,24 +48,41 @@ def main() -> None:
     with bench(args.merchants, args.database_url, engine="offline", batch=batch) as b:
         engine = service.Engine.from_settings(b.settings)
         run = service.create(b.settings, b.store, Selection(all=True), engine, force=False)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_s()
         helpers = [_helper(run.id, b.settings.model_dump_json()) for _ in range(args.processes - 1)]
         service.run_here(b.settings, b.store, run, engine)
-        for helper in helpers:
-            helper.wait()
+        cpu = _cpu_s() - cpu + sum(_helper_cpu_s(helper) for helper in helpers)
         elapsed = time.perf_counter() - started
         statuses = summarize(b.store, run.id).statuses
     rate = args.merchants / elapsed
     print(
         f"offline throughput: {args.merchants} merchants (6-page sites), concurrency "
         f"{args.concurrency} x {args.processes} process(es): {elapsed:.1f} s, "
-        f"{rate:.1f} merchants/s ({statuses})"
+        f"{rate:.1f} merchants/s; review CPU {1000 * cpu / args.merchants:.0f} ms per merchant "
+        f"({statuses})"
     )
+
+
+def _cpu_s() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+def _helper_cpu_s(helper: subprocess.Popen[str]) -> float:
+    """A helper's CPU seconds while it reviewed (it prints them when done)."""
+    assert helper.stdout is not None
+    out = helper.stdout.read()
+    if helper.wait() != 0:
+        raise SystemExit(f"a helper process failed (exit {helper.returncode})")
+    return float(out.strip().splitlines()[-1])
 
 
 def _helper(run_id: str, settings_json: str) -> subprocess.Popen[str]:
     helper = subprocess.Popen(  # noqa: S603 (this interpreter, our own script)
-        [sys.executable, "-c", HELPER, run_id], stdin=subprocess.PIPE, text=True
+        [sys.executable, "-c", HELPER, run_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert helper.stdin is not None
     helper.stdin.write(settings_json)
