@@ -80,6 +80,8 @@ async def assess(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> Upda
         http_client=ctx.http_client,
         include_personal=ctx.settings.share_personal_data_with_model,
         max_agent_fetches=limits.max_agent_fetches,
+        # The agent's fetches share the crawl's byte budget: one cap for the whole review.
+        max_agent_bytes=max(ctx.settings.crawl.max_total_bytes - state["crawl"].total_bytes, 0),
     )
     request = AssessmentRequest(
         merchant=state["merchant"],

@@ -23,12 +23,16 @@ from merchant_review.audit import AuditEvent, EventKind
 from merchant_review.limits import ReviewLimits
 from merchant_review.review import Reviewer
 from merchant_review.settings import ModelSettings, Settings
+from merchant_review.sitehost import SiteHost
 from merchant_review.storage import Store
 from merchant_review.verdict import Verdict
 
 
 async def review(
-    tmp_path: Path, model: ScriptedModel, limits: dict[str, Any], **model_changes: Any
+    tmp_path: Path,
+    model: ScriptedModel,
+    limits: dict[str, Any],
+    **model_changes: Any,
 ) -> tuple[Verdict, Store]:
     with served([]) as (host, hosts):
         settings = Settings(
@@ -123,3 +127,46 @@ async def test_a_budget_counts_audited_model_calls_and_checks_time() -> None:
     assert budget.usage.tokens == 30
     with pytest.raises(BudgetExceeded, match="time budget"):
         ReviewBudget(ReviewLimits(), seconds=0).check()
+
+
+async def test_agent_fetches_share_the_crawl_byte_budget(tmp_path: Path) -> None:
+    """Crawl (the start page) and agent fetches together stay within max_total_bytes."""
+    site = tmp_path / "site"
+    (site / "p").mkdir(parents=True)
+    (site / "index.html").write_text("<html><body><p>Start page of the shop.</p></body></html>")
+    for name in ("a", "b", "c"):
+        (site / "p" / f"{name}.html").write_text(f"<html><body><p>{name * 600}</p></body></html>")
+    urls = [f"https://bytes.test/p/{name}.html" for name in ("a", "b", "c")]
+
+    def fetch_all(request: dict[str, Any]) -> Any:
+        if any(m.get("role") == "tool" for m in request["messages"]):
+            return ScriptedModel.always_submit(**honest_verdict(urls[0]))(request)
+        return ScriptedModel.tool_calls(*[("fetch_page", {"url": url}) for url in urls])
+
+    model = ScriptedModel(default=fetch_all)
+    with SiteHost({"bytes.test": site}) as host:
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'bytes.db'}",
+            engine="llm",
+            crawl={"origin_overrides": host.origin_overrides(), "allow_private": ["127.0.0.1"],
+                   "max_pages": 1, "max_total_bytes": 1_000, "respect_robots": False},
+            model={"name": "m", "base_url": "http://model.invalid/v1"},
+        )  # fmt: skip
+        store = Store(settings.database_url)
+        assessor = LLMAssessor(
+            model.client(), ModelSettings(**settings.model.model_dump()), PromptSet.load(),
+            retry=RetryPolicy.no_wait(),
+        )  # fmt: skip
+        async with Reviewer(settings, store, assessor=assessor) as reviewer:
+            verdict = await reviewer.review_url("https://bytes.test/")
+    stored = store.get_review(verdict.review_id or "")
+    assert stored is not None and stored.crawl is not None
+    fetched = stored.page_snapshots()
+    crawl_bytes = stored.crawl.report["total_bytes"]
+    agent = [page for page in fetched if page.found_via == "agent"]
+    assert crawl_bytes + sum(page.bytes for page in agent) <= 1_000
+    assert [page.truncated for page in agent] == [False, True]
+    results = [
+        json.loads(m["content"]) for m in model.requests[1]["messages"] if m["role"] == "tool"
+    ]
+    assert results[2] == {"error": "page byte budget exhausted"}

@@ -64,6 +64,7 @@ class ReviewToolbox:
         http_client: httpx.AsyncClient | None = None,
         include_personal: bool = False,
         max_agent_fetches: int = 6,
+        max_agent_bytes: int | None = None,
     ) -> None:
         self.merchant_id = merchant_id
         self.website = website
@@ -75,6 +76,8 @@ class ReviewToolbox:
         self.http_client = http_client
         self.include_personal = include_personal
         self.fetches_left = max_agent_fetches
+        # What the crawl left of the review's byte budget (None: only the per-page cap).
+        self.bytes_left = max_agent_bytes
         self._tools: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[Any]]]] = {
             "fetch_page": (FetchPageArgs, self.fetch_page),
             "search_site_text": (SearchSiteArgs, self.search_site_text),
@@ -97,11 +100,15 @@ class ReviewToolbox:
         if known is None:
             if self.fetches_left <= 0:
                 raise ToolError("page fetch budget exhausted")
+            if self.bytes_left is not None and self.bytes_left <= 0:
+                raise ToolError("page byte budget exhausted")
             self.fetches_left -= 1
             known = await fetch_page(
-                url, self.crawl_settings, client=self.http_client, found_via="agent"
+                url, self._fetch_settings(), client=self.http_client, found_via="agent"
             )
             self.pages.append(known)
+            if self.bytes_left is not None:
+                self.bytes_left -= known.bytes
         return {
             "url": known.url,
             "status": known.status,
@@ -110,6 +117,12 @@ class ReviewToolbox:
             "text": known.text[:6000],
             "links": [link.url for link in known.links[:40]],
         }
+
+    def _fetch_settings(self) -> CrawlSettings:
+        """The crawl settings, with the page cap lowered to the bytes the review has left."""
+        if self.bytes_left is None or self.bytes_left >= self.crawl_settings.max_bytes_per_page:
+            return self.crawl_settings
+        return self.crawl_settings.model_copy(update={"max_bytes_per_page": self.bytes_left})
 
     async def search_site_text(self, query: str) -> dict[str, Any]:
         """Find a word or phrase in the fetched pages' visible text; returns short snippets."""
