@@ -24,6 +24,7 @@ from merchant_review.experiments.pairs import load_pairs
 from merchant_review.experiments.report import experiment_report
 from merchant_review.experiments.schema import ShadowReviewRow
 from merchant_review.experiments.spec import ConfigSpec
+from merchant_review.providers import ModelPrice
 from merchant_review.records import MerchantRecord
 from merchant_review.settings import Settings
 from merchant_review.storage import Store
@@ -94,15 +95,12 @@ def review(store: Store, number: int, decision: Decision, *, shadow: bool) -> st
     return review_id
 
 
-def build_history(store: Store) -> None:
+def build_history(store: Store, *, priced: bool = True) -> None:
+    """The history; `priced`: the challenger's configuration names its prices."""
     store.import_merchants(merchant(n) for n in range(len(HISTORY)))
     configs.create(store, "current", ConfigSpec(engine="offline"), actor="t")
-    configs.create(
-        store,
-        "bigger",
-        ConfigSpec(engine="llm", price_in_per_mtok=PRICE_IN, price_out_per_mtok=PRICE_OUT),
-        actor="t",
-    )
+    prices = {"price_in_per_mtok": PRICE_IN, "price_out_per_mtok": PRICE_OUT} if priced else {}
+    configs.create(store, "bigger", ConfigSpec.parse({"engine": "llm", **prices}), actor="t")
     for number, (champion, challenger, label) in enumerate(HISTORY):
         champion_id = review(store, number, champion, shadow=False)
         challenger_id = review(store, number, challenger, shadow=True)
@@ -167,6 +165,18 @@ def test_the_report_gives_the_known_figures_of_a_constructed_history(store: Stor
     assert test["challenger_right_champion_wrong"] == 12
     assert test["champion_right_challenger_wrong"] == 1
     assert found["decision"] == "promote"
+
+
+def test_without_its_own_prices_a_configuration_is_costed_by_the_settings_prices(
+    store: Store,
+) -> None:
+    build_history(store, priced=False)
+    unknown = experiment_report(store, "bigger").record()["usage_per_review"]
+    assert unknown["challenger"]["cost_usd"] is None  # tokens, but no price for model "test"
+    assert unknown["champion"]["cost_usd"] == 0  # no tokens: costs nothing
+    prices = {"test": ModelPrice(prompt_per_mtok=PRICE_IN, completion_per_mtok=PRICE_OUT)}
+    known = experiment_report(store, "bigger", prices=prices).record()["usage_per_review"]
+    assert known["challenger"]["cost_usd"] == pytest.approx((1000 * 2.0 + 200 * 8.0) / 1e6)
 
 
 def finished(store: Store, record: MerchantRecord, decision: Decision, **extra: object) -> str:

@@ -59,10 +59,14 @@ def _errors() -> Iterator[None]:
             raise UsageFailure(str(exc)) from exc
 
 
-def _store(ctx: typer.Context) -> Store:
+def _root(ctx: typer.Context) -> Settings:
     settings = ctx.find_root().obj
     assert isinstance(settings, Settings)
-    return Store(settings.database_url)
+    return settings
+
+
+def _store(ctx: typer.Context) -> Store:
+    return Store(_root(ctx).database_url)
 
 
 def _print_json(value: Any) -> None:
@@ -165,7 +169,7 @@ def report(
 ) -> None:
     """Compare a challenger with the champion on the merchants both reviewed."""
     with _errors():
-        found = experiment_report(_store(ctx), name, alpha)
+        found = experiment_report(_store(ctx), name, alpha, _root(ctx).prices)
     if as_json:
         _print_json(found.record())
         return
@@ -185,7 +189,7 @@ def promote(
     """Make a challenger the champion, recorded with the report that justified it."""
     with _errors():
         store = _store(ctx)
-        found = experiment_report(store, name, alpha)
+        found = experiment_report(store, name, alpha, _root(ctx).prices)
         if found.decision != stats.PROMOTE and not force:
             err_console.print(
                 f"not promoted: the sequential test says {found.decision} "
@@ -357,7 +361,7 @@ def _print_usage(found: ExperimentReport) -> None:
             f"{u.llm_calls:.2f}",
             f"{u.prompt_tokens:.0f}",
             f"{u.completion_tokens:.0f}",
-            f"{u.cost_usd:.5f}",
+            "no price" if u.cost_usd is None else f"{u.cost_usd:.5f}",
             f"{u.latency_ms_mean:.1f}",
             f"{u.latency_ms_p50:.1f}",
         )

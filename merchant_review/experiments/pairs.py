@@ -45,6 +45,7 @@ class Side:
     latency_ms: float
     error: str | None
     versions: str = ""  # engine, model, prompt and corpus versions the review ran with
+    model: str | None = None  # the model the review row records (prices are per model)
 
     def record(self) -> dict[str, Any]:
         return {
@@ -90,7 +91,11 @@ def citations(verdict: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _side(
-    review_id: str, verdict: VerdictRow, latency: dict[str, float], versions: dict[str, str]
+    review_id: str,
+    verdict: VerdictRow,
+    latency: dict[str, float],
+    versions: dict[str, str],
+    models: dict[str, str],
 ) -> Side:
     usage = verdict.verdict.get("usage") or {}
     return Side(
@@ -105,12 +110,18 @@ def _side(
         latency_ms=latency.get(review_id, 0.0),
         error=verdict.error,
         versions=versions.get(review_id, ""),
+        model=models.get(review_id),
     )
 
 
 def _verdicts(session: Session, ids: list[str]) -> dict[str, VerdictRow]:
     rows = session.scalars(select(VerdictRow).where(VerdictRow.review_id.in_(ids)))
     return {row.review_id: row for row in rows}
+
+
+def _models(session: Session, ids: list[str]) -> dict[str, str]:
+    query = select(ReviewRow.id, ReviewRow.model).where(ReviewRow.id.in_(ids))
+    return {review_id: model for review_id, model in session.execute(query) if model}
 
 
 def _versions(session: Session, ids: list[str]) -> dict[str, str]:
@@ -176,22 +187,26 @@ def load_pairs(store: Store, config: str) -> list[Pair]:
         latency: dict[str, float] = defaultdict(float)
         labels: dict[str, Label] = {}
         versions: dict[str, str] = {}
+        models: dict[str, str] = {}
         ids = [i for s in shadows for i in (s.champion_review_id, s.challenger_review_id)]
         for chunk in _chunks(ids):
             verdicts.update(_verdicts(session, chunk))
             latency.update(_latencies(session, chunk))
             versions.update(_versions(session, chunk))
+            models.update(_models(session, chunk))
         champions = [s.champion_review_id for s in shadows if s.champion_review_id in verdicts]
         for chunk in _chunks(champions):
             labels.update(_labels(session, chunk, verdicts))
+
+    def side(review_id: str) -> Side:
+        return _side(review_id, verdicts[review_id], latency, versions, models)
+
     return [
         Pair(
             merchant_id=s.merchant_id,
             shadowed_at=s.created_at,
-            champion=_side(s.champion_review_id, verdicts[s.champion_review_id], latency, versions),
-            challenger=_side(
-                s.challenger_review_id, verdicts[s.challenger_review_id], latency, versions
-            ),
+            champion=side(s.champion_review_id),
+            challenger=side(s.challenger_review_id),
             label=labels.get(s.champion_review_id),
         )
         for s in shadows

@@ -5,7 +5,9 @@ Figures, from the pairs (pairs.py):
 - the agreement matrix of decisions (champion rows, challenger columns), the disagreement
   rate with an always-valid 95% confidence sequence;
 - every disagreement with both verdicts and their citations;
-- per configuration: model calls, tokens, cost (the configuration's prices) and latency
+- per configuration: model calls, tokens, cost (the configuration's prices, else the
+  settings' prices per model, MERCHANT_REVIEW_PRICES; None when neither knows the model)
+  and latency
   per review;
 - on labelled pairs (an analyst overrode or confirmed the champion's verdict): each
   configuration's accuracy against the analyst's decision with a Wilson interval. Analysts
@@ -31,6 +33,7 @@ from merchant_review.experiments.stats import (
     sequential_test,
     wilson,
 )
+from merchant_review.providers import ModelPrice, estimated_cost
 from merchant_review.storage import Store
 from merchant_review.taxonomy import Decision
 
@@ -45,13 +48,13 @@ class Usage:
     llm_calls: float
     prompt_tokens: float
     completion_tokens: float
-    cost_usd: float
+    cost_usd: float | None  # None: tokens were used on a model with no known price
     latency_ms_mean: float
     latency_ms_p50: float
     errors: int
 
     @classmethod
-    def of(cls, sides: list[Side], spec: ConfigSpec) -> Usage:
+    def of(cls, sides: list[Side], spec: ConfigSpec, prices: dict[str, ModelPrice]) -> Usage:
         n = len(sides) or 1
         latencies = [s.latency_ms for s in sides] or [0.0]
         return cls(
@@ -59,7 +62,7 @@ class Usage:
             llm_calls=sum(s.llm_calls for s in sides) / n,
             prompt_tokens=sum(s.prompt_tokens for s in sides) / n,
             completion_tokens=sum(s.completion_tokens for s in sides) / n,
-            cost_usd=sum(spec.cost(s.prompt_tokens, s.completion_tokens) for s in sides) / n,
+            cost_usd=_mean_cost(sides, spec, prices),
             latency_ms_mean=statistics.fmean(latencies),
             latency_ms_p50=statistics.median(latencies),
             errors=sum(1 for s in sides if s.error),
@@ -110,6 +113,22 @@ class ExperimentReport:
         }
 
 
+def _mean_cost(sides: list[Side], spec: ConfigSpec, prices: dict[str, ModelPrice]) -> float | None:
+    """Dollars per review: the configuration's prices, else the settings' for the model."""
+    total = 0.0
+    for side in sides:
+        if spec.priced:
+            total += spec.cost(side.prompt_tokens, side.completion_tokens)
+            continue
+        if side.prompt_tokens + side.completion_tokens == 0:
+            continue
+        cost = estimated_cost(prices, side.model, side.prompt_tokens, side.completion_tokens)
+        if cost is None:
+            return None
+        total += cost
+    return total / (len(sides) or 1)
+
+
 def _interval(value: Interval | None) -> dict[str, float] | None:
     return value.record() if value else None
 
@@ -135,7 +154,12 @@ def matrix(pairs: list[Pair]) -> dict[str, dict[str, int]]:
 
 
 def build(
-    pairs: list[Pair], config: str, champion: str, specs: dict[str, ConfigSpec], alpha: float
+    pairs: list[Pair],
+    config: str,
+    champion: str,
+    specs: dict[str, ConfigSpec],
+    alpha: float,
+    prices: dict[str, ModelPrice] | None = None,
 ) -> ExperimentReport:
     """The report over `pairs` (pure: the tests construct pairs with known answers)."""
     disagreements = [p for p in pairs if not p.agree]
@@ -160,8 +184,10 @@ def build(
         disagreement=confidence_sequence(len(disagreements), len(pairs), alpha),
         disagreements=disagreements,
         usage={
-            "champion": Usage.of([p.champion for p in pairs], specs["champion"]),
-            "challenger": Usage.of([p.challenger for p in pairs], specs["challenger"]),
+            "champion": Usage.of([p.champion for p in pairs], specs["champion"], prices or {}),
+            "challenger": Usage.of(
+                [p.challenger for p in pairs], specs["challenger"], prices or {}
+            ),
         },
         labelled=len(labelled),
         accuracy={k: wilson(sum(v), len(v), 1 - alpha) for k, v in right.items()},
@@ -174,8 +200,10 @@ def build(
     )
 
 
-def experiment_report(store: Store, name: str, alpha: float = 0.05) -> ExperimentReport:
+def experiment_report(
+    store: Store, name: str, alpha: float = 0.05, prices: dict[str, ModelPrice] | None = None
+) -> ExperimentReport:
     """The report of challenger `name` against the current champion."""
     challenger, champion = configs.challenger(store, name)
     specs = {"champion": champion.spec, "challenger": challenger.spec}
-    return build(load_pairs(store, name), name, champion.name, specs, alpha)
+    return build(load_pairs(store, name), name, champion.name, specs, alpha, prices)

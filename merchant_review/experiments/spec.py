@@ -81,6 +81,11 @@ class ConfigSpec(BaseModel):
         shown = {k: v for k, v in self.record().items() if not k.startswith("price") or v}
         return " ".join(f"{k}={v}" for k, v in shown.items()) or "(the running settings)"
 
+    @property
+    def priced(self) -> bool:
+        """Whether this configuration names its own prices."""
+        return bool(self.price_in_per_mtok or self.price_out_per_mtok)
+
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (
             prompt_tokens * self.price_in_per_mtok + completion_tokens * self.price_out_per_mtok
