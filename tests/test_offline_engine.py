@@ -517,6 +517,21 @@ async def test_lookalike_context_lowers_confidence_a_little() -> None:
             "IPTV subscription: 20,000+ live channels, anti-freeze.",
             "counterfeit_ip.piracy_streaming",
         ),
+        # The same families in Spanish, German and French.
+        ("Réplica 1:1 de relojes de lujo, calidad espejo.", "counterfeit_ip.replica_goods"),
+        ("1:1 Replik Uhren in Spiegelqualität.", "counterfeit_ip.replica_goods"),
+        (
+            "Forschungschemikalien, nicht für den menschlichen Verzehr.",
+            "illegal_drugs.research_chemicals",
+        ),
+        ("Lösungsmittelfalle Kit mit sieben Cups.", "weapons.parts_kits"),
+        ("Kit piège à solvant avec coupelles.", "weapons.parts_kits"),
+        ("Verdiene 50 € für jede Person, die du wirbst.", "get_rich_quick.pay_per_recruit"),
+        (
+            "Gagnez 50 € pour chaque personne que vous recrutez.",
+            "get_rich_quick.pay_per_recruit",
+        ),
+        ("Garantierte monatliche Rendite von 10 %.", "get_rich_quick.guaranteed_returns"),
     ],
 )
 async def test_euphemisms_are_caught(text: str, rule_id: str) -> None:
