@@ -281,12 +281,13 @@ def simulate(
 def print_report(found: ExperimentReport, show: int) -> None:
     console.print(
         f"[bold]{found.config}[/] (challenger: {found.specs['challenger']}) vs champion "
-        f"[bold]{found.champion}[/] ({found.specs['champion']})"
+        f"[bold]{found.champion}[/]: {found.specs['champion']}"
     )
     console.print(f"{found.pairs} shadowed reviews of {found.merchants} merchants")
     for side, versions in found.versions.items():
-        ran = "; ".join(f"{v} ({n})" for v, n in versions.items())
-        console.print(f"  {side} ran with: {ran}", markup=False)
+        if versions:
+            ran = "; ".join(f"{v} ({n})" for v, n in versions.items())
+            console.print(f"  {side} ran with: {ran}", markup=False)
     console.print(_matrix(found))
     if found.disagreement:
         d = found.disagreement
