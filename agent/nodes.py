@@ -45,7 +45,10 @@ async def load_merchant(state: ReviewState, *, runtime: Runtime[ReviewContext]) 
 async def crawl_website(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> Update:
     """Crawl the merchant's site within the configured limits; store every fetched page."""
     ctx = runtime.context
-    report = await ctx.page_source.crawl(state["website"], ctx.settings.crawl, ctx.http_client)
+    crawl, review_s = ctx.settings.crawl, ctx.settings.limits.time_budget_s
+    if crawl.time_budget_s > review_s:  # the crawl is part of the review's wall time
+        crawl = crawl.model_copy(update={"time_budget_s": review_s})
+    report = await ctx.page_source.crawl(state["website"], crawl, ctx.http_client)
     ctx.store.defer_crawl(state["review_id"], report)  # written with the step's record
     return {"crawl": report, "pages": list(report.pages), "pages_saved": len(report.pages)}
 

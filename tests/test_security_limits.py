@@ -18,14 +18,16 @@ from agent.budget import BudgetExceeded, ReviewBudget
 from agent.llm import LLMAssessor, RetryPolicy
 from agent.prompts import PromptSet
 from agent.scripted import ScriptedModel
+from evals.security.hostile import HostileServer
 from evals.security.injection import SITE, honest_verdict, served
 from merchant_review.audit import AuditEvent, EventKind
 from merchant_review.limits import ReviewLimits
 from merchant_review.review import Reviewer
-from merchant_review.settings import ModelSettings, Settings
+from merchant_review.settings import CrawlSettings, ModelSettings, Settings
 from merchant_review.sitehost import SiteHost
 from merchant_review.storage import Store
 from merchant_review.verdict import Verdict
+from tools.crawler import crawl_site
 
 
 async def review(
@@ -170,3 +172,39 @@ async def test_agent_fetches_share_the_crawl_byte_budget(tmp_path: Path) -> None
         json.loads(m["content"]) for m in model.requests[1]["messages"] if m["role"] == "tool"
     ]
     assert results[2] == {"error": "page byte budget exhausted"}
+
+
+async def test_the_review_wall_time_also_bounds_the_crawl(tmp_path: Path) -> None:
+    """A crawl budget longer than the review's is cut to the review's (a site that hangs)."""
+    async with HostileServer() as server:
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'hang.db'}",
+            engine="offline",
+            crawl={"origin_overrides": {"hang.test": server.origin},
+                   "allow_private": ["127.0.0.1"], "respect_robots": False,
+                   "request_timeout_s": 60.0, "time_budget_s": 60.0},
+            limits={"time_budget_s": 1.0},
+        )  # fmt: skip
+        store = Store(settings.database_url)
+        started = asyncio.get_running_loop().time()
+        async with Reviewer(settings, store) as reviewer:
+            verdict = await reviewer.review_url("http://hang.test/timeout")
+        elapsed = asyncio.get_running_loop().time() - started
+    assert elapsed < 5  # the crawl stopped at the review's 1 s, not its own 60 s
+    assert verdict.decision.value == "escalate"
+    stored = store.get_review(verdict.review_id or "")
+    assert stored is not None and stored.verdict is not None
+
+
+async def test_the_crawl_time_budget_covers_a_hung_start_page() -> None:
+    settings = CrawlSettings(
+        allow_private=["127.0.0.1"], respect_robots=False,
+        request_timeout_s=60.0, time_budget_s=0.5,
+    )  # fmt: skip
+    async with HostileServer() as server:
+        started = asyncio.get_running_loop().time()
+        report = await crawl_site(f"{server.origin}/timeout", settings)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert elapsed < 3
+    assert report.stopped_because == "time_budget"
+    assert [page.error for page in report.pages] == ["timed out (crawl time budget)"]

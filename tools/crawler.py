@@ -498,6 +498,18 @@ class _Crawl:
         finally:
             self.reserved -= allowance
 
+    async def fetch_first(self, candidate: _Candidate, allowance: int) -> PageSnapshot:
+        """The start page, within the crawl's time budget (a hung site must not outlast it)."""
+        try:
+            async with asyncio.timeout(max(self.time_left(), 0)):
+                return await self.fetch(candidate, allowance)
+        except TimeoutError:
+            self.stop("time_budget")
+            return PageSnapshot(
+                url=candidate.url, requested_url=candidate.url, depth=candidate.depth,
+                found_via=candidate.found_via, error="timed out (crawl time budget)",
+            )  # fmt: skip
+
     async def run_pages(self) -> None:
         """Fetch the frontier best-first, `concurrency` at a time, within the budgets."""
         running: dict[asyncio.Task[PageSnapshot], tuple[int, str]] = {}
@@ -582,7 +594,7 @@ class _Crawl:
             self.stop("robots.txt disallows the start page")
         else:
             # The start page first and alone: a redirect there decides the site's hosts.
-            start_page = await self.fetch(*seed)
+            start_page = await self.fetch_first(*seed)
             self.record(self.scheduled, start_page)
             if start_page.status is not None:  # no answer at all: no sitemap either
                 await self.load_sitemaps()
