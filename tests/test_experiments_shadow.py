@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from merchant_review.experiments.report import experiment_report
 from merchant_review.experiments.schema import ShadowReviewRow
 from merchant_review.experiments.spec import ConfigSpec
 from merchant_review.settings import EngineChoice, Settings
+from merchant_review.storage import Store
 from merchant_review.storage.schema import EventRow, ReviewRow
 from merchant_review.web.queries import QueueFilter, latest_decisions, review_queue
 from tests.batchsupport import SUBMIT, World, world
@@ -332,3 +334,35 @@ def test_a_batch_reviews_with_the_champion_configuration_when_there_is_one(
         options = json.loads(status.stdout)["options"]
         assert options["champion"] == {"name": "strict", "spec": strict.record()}
         assert "shadow" not in options
+
+
+def test_a_configurations_prompt_set_is_used_with_and_without_a_rate_limit(
+    database_url: str, tmp_path: Path
+) -> None:
+    custom = tmp_path / "prompts"
+    shutil.copytree(Path(__file__).parent.parent / "prompts", custom)
+    with (custom / "system.md").open("a", encoding="utf-8") as system:
+        system.write("\nBe brief.\n")
+    version = PromptSet.load(custom).version
+    assert version != PromptSet.load().version
+    store = Store(database_url)
+    try:
+        configs.create(store, "current", ConfigSpec(engine="offline"), actor="t")
+        llm = ConfigSpec(
+            engine="llm", model_name="m", model_base_url=SCRIPTED_BASE_URL, prompts_dir=custom
+        )
+        configs.create(store, "llm", llm, actor="t")
+        plan = shadow.plan(store, "llm", 0.5)
+        for rate in (None, "5/s"):
+            base = Settings(database_url=database_url)
+            settings = base.model_copy(
+                update={"batch": base.batch.model_copy(update={"rate": rate})}
+            )
+            runner = shadow.ShadowRunner(settings, store, plan, None)
+            assert getattr(runner.assessor, "prompt_version", None) == version, rate
+            # ... and when a champion names it, the batch's own engine uses it too.
+            champion = llm.apply(settings)
+            engine = service.Engine.from_settings(champion)
+            assert getattr(engine.assessor, "prompt_version", None) == version, rate
+    finally:
+        store.close()

@@ -90,7 +90,7 @@ def batch_assessor(settings: Settings, bucket: AsyncLimiter | None) -> Assessor:
     model = LLMAssessor(
         client,
         settings.model,
-        PromptSet.load(),
+        PromptSet.load(settings.prompts_dir),
         include_personal=settings.share_personal_data_with_model,
     )
     if engine is EngineChoice.LLM:

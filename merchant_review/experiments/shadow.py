@@ -43,6 +43,7 @@ from merchant_review.storage import Store, StoredReview
 from merchant_review.storage.writes import now
 
 if TYPE_CHECKING:
+    from agent.assessor import Assessor
     from merchant_review.batch.runs import Outcome
     from merchant_review.batch.schema import BatchRunRow
 
@@ -189,6 +190,16 @@ def shadowed(store: Store, config: str, champion_review_id: str) -> bool:
         return session.scalars(query.limit(1)).first() is not None
 
 
+def _assessor(settings: Settings) -> Assessor:
+    """The challenger's assessor; its model calls keep to the batch's rate (a bucket of
+    its own: the challenger's calls are extra, not taken from the champion's)."""
+    if settings.batch.rate is None:
+        return build_assessor(settings)
+    from merchant_review.batch.ratelimit import batch_assessor, limiter
+
+    return batch_assessor(settings, limiter(settings.batch.rate))
+
+
 class ShadowRunner:
     """Reviews a run's shadowed merchants with the challenger; an async context manager."""
 
@@ -199,7 +210,7 @@ class ShadowRunner:
         self.store = store
         self.batch_run_id = batch_run_id
         self.settings = ConfigSpec.parse(shadow.challenger_spec).apply(settings)
-        self.assessor = build_assessor(self.settings)
+        self.assessor = _assessor(self.settings)
         self.corpus = load_corpus(self.settings.policy_dir)
         self._client: httpx.AsyncClient | None = None
 
