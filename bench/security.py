@@ -29,7 +29,7 @@ from evals.security.injection import (
 )
 from evals.security.model_faults import run_model_faults
 from evals.security.outcomes import FaultOutcome
-from evals.security.ssrf import run_rebinding, run_ssrf
+from evals.security.ssrf import run_differentials, run_rebinding, run_ssrf
 from merchant_review.taxonomy import Decision
 
 
@@ -46,6 +46,12 @@ async def ssrf_section() -> list[str]:
     }
     lines += [f"| {labels[via]} | {refused[via]} / {tried[via]} |" for via in labels]
     lines.append(f"| **all** | **{sum(refused.values())} / {len(results)}** |")
+    differentials = await run_differentials()
+    safe = sum(result.safe for result in differentials)
+    lines.append(
+        f"| URL-parser differentials (backslash, encoded @, Unicode digits): never dialled a "
+        f"non-public address | {safe} / {len(differentials)} |"
+    )
     rebinding = await run_rebinding()
     lines += [
         "",

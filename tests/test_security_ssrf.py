@@ -17,6 +17,7 @@ from evals.security.netspy import SpyBackend
 from evals.security.ssrf import (
     guarded_settings,
     run_crawl_links,
+    run_differentials,
     run_rebinding,
     run_ssrf,
     targets,
@@ -91,3 +92,16 @@ async def test_a_review_of_a_metadata_url_escalates_without_a_connection(tmp_pat
     stored = store.get_review(verdict.review_id or "")
     assert stored is not None and stored.verdict is not None
     assert all(p.error and p.error.startswith("blocked") for p in stored.page_snapshots())
+
+
+async def test_url_parser_differentials_never_reach_loopback() -> None:
+    """Whichever host a tricky URL is read as, no non-public address is ever dialled."""
+    results = await run_differentials()
+    assert len(results) >= 8
+    assert [(r.name, r.dials) for r in results if not r.safe] == []
+    blocked = {r.name for r in results if r.error and r.error.startswith("blocked")}
+    assert {
+        "backslash in userinfo",
+        "fullwidth digits",
+        "enclosed alphanumerics to metadata",
+    } <= blocked

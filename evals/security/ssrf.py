@@ -14,15 +14,18 @@ Redirect targets start on an allowed local site (`shop.test`, allowed by name, s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import ipaddress
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpcore
 import httpx
 
 from evals.security.netspy import Listener, SpyBackend, fake_dns
 from merchant_review.settings import CrawlSettings
 from tools.crawler import RetryPolicy, crawl_site, fetch_page, make_client
+from tools.netguard import is_public_address
 from tools.pinning import PinnedBackend
 
 NO_RETRY = RetryPolicy(attempts=1, backoff_s=0.0, max_backoff_s=0.0)
@@ -296,3 +299,72 @@ async def run_crawl_links(pages_html: str) -> tuple[int, list[tuple[str, int]]]:
         server.close()
         await server.wait_closed()
     return len(report.pages), [dial for dial in spy.dials if dial != ("127.0.0.1", port)]
+
+
+# URLs that URL parsers disagree about: whichever host wins, loopback must not be dialled.
+# `public.attacker.test` answers a public address; the dial spy refuses every dial, so no
+# connection leaves the machine even when the public host is (rightly) the one chosen.
+DIFFERENTIALS = [
+    ("backslash before @", "http://127.0.0.1:{port}\\@public.attacker.test/"),
+    ("backslash in userinfo", "http://public.attacker.test\\@127.0.0.1:{port}/"),
+    ("encoded slash in userinfo", "http://127.0.0.1:{port}%2f@public.attacker.test/"),
+    ("fragment before @", "http://public.attacker.test#@127.0.0.1:{port}/"),
+    ("query before @", "http://public.attacker.test?@127.0.0.1:{port}/"),
+    ("fullwidth digits", "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11:{port}/"),
+    ("ideographic full stops", "http://127\u30020\u30020\u30021:{port}/"),
+    (
+        "enclosed alphanumerics to metadata",
+        "http://\u246f\u2468\u3002\u2461\u2464\u2463\u3002\u246f\u2468\u3002\u2461\u2464\u2463/",
+    ),
+]
+
+
+class _RefusingSpy(SpyBackend):
+    """Records each dial and makes none: nothing may leave the machine."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Record, then refuse."""
+        self.dials.append((host, port))
+        raise httpcore.ConnectError("the security suite dials nothing here")
+
+
+@dataclass(frozen=True)
+class DifferentialResult:
+    name: str
+    url: str
+    error: str | None
+    dials: list[tuple[str, int]]  # what the transport tried to dial (refused by the spy)
+    safe: bool  # no dial to a non-public address, the listener untouched
+
+
+async def run_differentials() -> list[DifferentialResult]:
+    """Fetch each parser-differential URL; safe when no non-public address was dialled."""
+    results: list[DifferentialResult] = []
+    settings = guarded_settings()
+    async with Listener() as listener:
+        with fake_dns({"public.attacker.test": ["93.184.215.14"]}):
+            for name, template in DIFFERENTIALS:
+                url = template.replace("{port}", str(listener.port))
+                spy = _RefusingSpy()
+                async with make_client(settings, pins=PinnedBackend(spy)) as client:
+                    page = await fetch_page(
+                        url, settings, client=client, check_robots=False, retry=NO_RETRY
+                    )
+                private = [dial for dial in spy.dials if not _public(dial[0])]
+                safe = not private and listener.connections == 0
+                results.append(DifferentialResult(name, url, page.error, spy.dials, safe))
+    return results
+
+
+def _public(address: str) -> bool:
+    try:
+        return is_public_address(ipaddress.ip_address(address))
+    except ValueError:
+        return False  # not an address at all: the pinning backend dials addresses only
