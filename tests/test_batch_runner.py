@@ -96,9 +96,11 @@ def test_the_cli_runs_a_batch_and_lists_changed_decisions(
         (change,) = json.loads(listed.stdout)
         assert change["merchant_id"] == pottery.record.merchant_id
         assert change["old"]["decision"] == "approve"
+        # A declared pottery shop now selling vapes: restricted goods, and not the business
+        # its record declares (its own name on every page is no pottery for sale).
         assert (change["new"]["decision"], change["new"]["categories"]) == (
             "request_info",
-            ["tobacco_vaping"],
+            ["business_mismatch", "tobacco_vaping"],
         )
         assert change["old"]["review_id"] != change["new"]["review_id"]
         table = cli.invoke(app, [*base, "batch", "changes", run_id])
