@@ -181,7 +181,7 @@ class ModelCaller:
             body["tool_choice"] = tool_choice or "auto"
             if self._profile.parallel_tool_calls:
                 # Several lookups per turn save round trips; a forced verdict is one call.
-                body["parallel_tool_calls"] = body["tool_choice"] == "auto"
+                body["parallel_tool_calls"] = isinstance(body["tool_choice"], str)
         if response_format is not None:
             body["response_format"] = response_format
         return body

@@ -18,6 +18,7 @@ import html
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent.assessor import AssessmentRequest
 from agent.llm_evidence import Excerpt, select_evidence
@@ -89,7 +90,9 @@ def crawl_summary(crawl: CrawlReport, pages: list[PageSnapshot], *, outline: boo
         lines.append(f"URLs skipped: {len(crawl.skipped)}")
     for page in pages:
         if page.ok and outline:
-            lines.append(f"Fetched: {page.url} ({page.title or 'untitled'})")
+            # The path is enough to ask for the page; excerpts carry the full URL to cite.
+            path = urlsplit(page.url).path or "/"
+            lines.append(f"Fetched: {path} ({page.title or 'untitled'})")
         elif not page.ok:
             error = f", {page.error}" if page.error else ""
             lines.append(f"Failed: {page.url} (status {page.status}{error})")

@@ -6,9 +6,11 @@ message carries, within a character budget:
 
 1. the snippets (verbatim pieces of a page's citable text, agent.offline.snippets) that
    meet any policy indicator of the corpus (positive, supporting or lookalike), or that
-   repeat an offline lead's quote, strongest first;
-2. the snippets closest (BM25) to the candidate rules' texts;
-3. each page's title and headings, then product lines, as an outline of the site.
+   repeat an offline lead's quote, strongest first, each with the two lines that follow
+   it on its page (a product card: name, price, description);
+2. the snippets closest (BM25) to the candidate rules' texts, the best few;
+3. each page's title and headings (an outline of the site), then the rest of the BM25
+   ranking, then product lines.
 
 Selected snippets are shown grouped by page, in page order, inside the same
 `<untrusted_page>` delimiters as whole pages (marked `excerpt="true"`), so they are
@@ -32,7 +34,8 @@ from merchant_review.verdict import Finding, PageCitation
 
 # Outline kinds, in the order they are worth showing when the budget allows.
 OUTLINE_KINDS = ("title", "heading", "product", "meta")
-BM25_TOP = 8  # snippets taken from the rule-text ranking before the outline
+CARD_LINES = 2  # lines shown after an evidence snippet: a product's price and description
+BM25_TOP = 8  # snippets taken from the rule-text ranking before the page outline
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,7 @@ def _bm25_order(snippets: Sequence[Snippet], rules: Sequence[RetrievedRule]) -> 
     query_tokens = [t for t in canonical_words(fold_for_match(query)) if t]
     if not query_tokens:
         return []
-    k = min(BM25_TOP, len(snippets))
-    results, scores = retriever.retrieve([query_tokens], k=k, show_progress=False)
+    results, scores = retriever.retrieve([query_tokens], k=len(snippets), show_progress=False)
     return [int(p) for p, s in zip(results[0], scores[0], strict=True) if float(s) > 0]
 
 
@@ -100,11 +102,25 @@ def rank_snippets(
         (p for p in range(len(snippets)) if led[p] or strength[p]),
         key=lambda p: (not led[p], -strength[p], p),
     )
-    order: list[int] = list(evidence)
-    order += _bm25_order(snippets, rules)
-    for kind in OUTLINE_KINDS:
+    order: list[int] = []
+    for position in evidence:
+        # A product's name, then its description line: the hit with its page context.
+        order += [position, *_next_on_page(snippets, position)]
+    related = _bm25_order(snippets, rules)
+    order += related[:BM25_TOP]
+    for kind in OUTLINE_KINDS[:2]:  # titles and headings: what each page is about
+        order += [p for p, s in enumerate(snippets) if s.kind == kind]
+    order += related[BM25_TOP:]
+    for kind in OUTLINE_KINDS[2:]:
         order += [p for p, s in enumerate(snippets) if s.kind == kind]
     return list(dict.fromkeys(order))  # first occurrence wins
+
+
+def _next_on_page(snippets: Sequence[Snippet], position: int) -> list[int]:
+    """The CARD_LINES lines after a snippet on its page (a card: name, price, text)."""
+    page = snippets[position].page
+    following = range(position + 1, min(position + 1 + CARD_LINES, len(snippets)))
+    return [p for p in following if snippets[p].page == page]
 
 
 def select_evidence(

@@ -112,6 +112,7 @@ class Conversation:
         self.prompts = prompts
         self.messages = messages
         self.tools = [*map(wire_tool, toolbox.specs()), verdict_tool_spec()]
+        self.settings = settings
         self.steps_left = settings.step_budget
         self.via = verdict_via(settings)
         self._reminded = False
@@ -136,7 +137,9 @@ class Conversation:
     async def _investigate(self) -> Candidate | None:
         """Auto tool-choice turns until a verdict is offered or the budget runs out."""
         while self.steps_left > 0:
-            body = self.caller.request_body(self.messages, tools=self.tools, tool_choice="auto")
+            body = self.caller.request_body(
+                self.messages, tools=self.tools, tool_choice=self._turn_choice()
+            )
             message = await self.caller.complete(body, "agent_step")
             self.messages.append(assistant_message(message))
             calls = function_calls(message)
@@ -153,6 +156,12 @@ class Conversation:
             if verdict_call is not None:
                 return Candidate(raw=verdict_call.function.arguments, call_id=verdict_call.id)
         return None
+
+    def _turn_choice(self) -> str:
+        """ "auto"; after a plain-text answer, "required" where the server supports it."""
+        if self._reminded and profile_for(self.settings.provider).required_tool_choice:
+            return "required"
+        return "auto"
 
     async def _run_tools(
         self, calls: list[ChatCompletionMessageFunctionToolCall]

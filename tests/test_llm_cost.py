@@ -144,7 +144,7 @@ async def test_the_agent_sees_excerpts_with_the_evidence_not_whole_pages(review:
     task = task_message(excerpts)
     assert THC_QUOTE in task  # the snippet that meets the rule's indicator
     assert f'<untrusted_page url="{SHOP}" status="200" excerpt="true">' in task
-    assert f"Fetched: {SITE}teas" in task  # the outline names every page, for fetch_page
+    assert "Fetched: /teas (untitled)" in task  # the outline names every page, for fetch_page
     assert "blend number 100 " in task_message(whole) and "blend number 100 " not in task
     assert len(task) < len(task_message(whole)) / 3
 
@@ -175,6 +175,24 @@ async def test_each_provider_gets_its_best_verdict_mode(provider: Provider, revi
         assert final["response_format"]["json_schema"]["name"] == "submit_verdict"
     else:
         assert final["response_format"]["type"] == "json_object"
+
+
+@pytest.mark.parametrize("provider", list(Provider))
+async def test_after_a_text_answer_tool_use_is_required_where_supported(
+    provider: Provider, review: Review
+) -> None:
+    model = ScriptedModel(
+        [
+            ScriptedModel.text("let me think"),
+            ScriptedModel.tool_call("list_pages"),
+            ScriptedModel.always_submit(**GOOD_VERDICT),
+        ]
+    )
+    await assessor(model, provider=provider, step_budget=4).assess(review.request, review.toolbox)
+    model.assert_done()
+    expected = "required" if PROFILES[provider].required_tool_choice else "auto"
+    # Once the model drifted into text, every later turn requires a tool where it can.
+    assert [r["tool_choice"] for r in model.requests] == ["auto", expected, expected]
 
 
 def test_profiles_say_what_each_server_supports() -> None:

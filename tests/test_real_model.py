@@ -59,6 +59,7 @@ async def review(
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'real.db'}",
         crawl={"origin_overrides": host.origin_overrides(), "allow_private": ["127.0.0.1"]},
+        limits={"time_budget_s": 900},  # a 135M model on 2 busy cores is slow, not stuck
         model={
             "name": server.model,
             "base_url": server.base_url,
@@ -97,21 +98,22 @@ def requests(stored: StoredReview) -> list[dict[str, Any]]:
 async def test_a_full_review_through_the_real_server(
     server: LlamaServer, host: SiteHost, tmp_path: Path
 ) -> None:
-    verdict, stored = await review(server, host, tmp_path, max_tokens=320)
+    verdict, stored = await review(server, host, tmp_path, max_tokens=160)
     assert verdict.error is None, verdict.error
     calls = model_calls(stored)
-    assert len(calls) >= 2  # an investigation turn, then the forced verdict
-    assert verdict.usage.llm_calls == len(calls)
+    assert verdict.usage.llm_calls == len(calls) >= 1
     for call in calls:  # tokens (the server's usage field) and latency, per call
+        assert call.error is None, call.error
         assert call.prompt_tokens and call.prompt_tokens > 500
         assert call.completion_tokens and call.latency_ms and call.latency_ms > 0
     assert sum(c.prompt_tokens or 0 for c in calls) == verdict.usage.prompt_tokens
+    # The model may submit in its investigation turn; otherwise the verdict is forced.
     forced = [c for c in calls if c.input["value"]["purpose"] != "agent_step"]
-    assert forced and all(
+    assert all(
         c.input["value"]["tool_choice"]["function"]["name"] == "submit_verdict" for c in forced
     )
-    # The forced call's answer was parsed into a submit_verdict tool call.
-    assert forced[0].output["value"]["tool_calls"][0]["name"] == "submit_verdict"
+    # The answer that ended the review was parsed into a submit_verdict tool call.
+    assert calls[-1].output["value"]["tool_calls"][0]["name"] == "submit_verdict"
     # Whatever the tiny model cited, only quotes standing on the fetched pages count.
     texts = {p.url: p.citable_text() for p in stored.page_snapshots()}
     for citation in verdict.citations():
@@ -129,7 +131,12 @@ async def test_a_broken_verdict_is_fed_back_then_the_review_escalates(
     assert verdict.decision is Decision.ESCALATE
     assert any("invalid after retry" in reason for reason in verdict.reasons), verdict.reasons
     calls = model_calls(stored)
-    assert [c.input["value"]["purpose"] for c in calls][-2:] == ["final_verdict", "verdict_retry"]
+    # The first verdict (offered in the investigation turn or forced) failed validation;
+    # the retry is forced through the tool and parsed as a submit_verdict call.
+    retried = calls[-1]
+    assert retried.input["value"]["purpose"] == "verdict_retry"
+    assert retried.input["value"]["tool_choice"]["function"]["name"] == "submit_verdict"
+    assert retried.output["value"]["tool_calls"][0]["name"] == "submit_verdict"
     assert all(c.error is None for c in calls)  # the server accepted every conversation
     retry = requests(stored)[-1]["messages"]
     fed_back = [m for m in retry if m["role"] == "tool" and "could not be accepted" in m["content"]]
@@ -142,10 +149,13 @@ async def test_a_broken_verdict_is_fed_back_then_the_review_escalates(
 async def test_the_json_object_mode_returns_schema_shaped_json(
     server: LlamaServer, host: SiteHost, tmp_path: Path
 ) -> None:
-    verdict, stored = await review(server, host, tmp_path, max_tokens=48, verdict_via="json_object")
-    forced = [c for c in requests(stored) if "response_format" in c]
-    assert forced and all("tools" not in c for c in forced)
-    assert forced[0]["response_format"]["type"] == "json_object"
-    first = model_calls(stored)[-2 if len(forced) > 1 else -1]
-    assert str(first.output["value"]["content"]).lstrip().startswith("{")
-    assert verdict.decision in set(Decision)
+    # 24 tokens cut every verdict short, so at least the retry goes through JSON mode.
+    verdict, stored = await review(server, host, tmp_path, max_tokens=24, verdict_via="json_object")
+    json_mode = [c for c in model_calls(stored) if "response_format" in c.input["extra"]["request"]]
+    assert json_mode
+    for call in json_mode:
+        request = call.input["extra"]["request"]
+        assert "tools" not in request and request["response_format"]["type"] == "json_object"
+        assert call.error is None  # honoured: json_object with a schema
+        assert str(call.output["value"]["content"]).lstrip().startswith("{")
+    assert verdict.decision is Decision.ESCALATE  # cut short twice: no usable verdict
