@@ -41,9 +41,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # crash or kill of the process; only an OS crash or power loss can take back the last
     # transactions before the next checkpoint. What goes is a suffix of the history, so
     # every hash chain stays whole (a review may lose its last records and its verdict,
-    # a batch item its completion: the batch then reviews that merchant again). fsync per
-    # commit cost about half the audit write time. PostgreSQL is unchanged (it has its
-    # own synchronous_commit setting, left to the operator).
+    # a batch item its completion, which the batch's next claimer settles: see
+    # batch/orphans.py). fsync per commit cost about half the audit write time.
+    # PostgreSQL is unchanged (its synchronous_commit is left to the operator).
+    # docs/audit-log.md, "Write cost and durability".
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
