@@ -69,8 +69,8 @@ async def run_crawl_faults(only: list[str] | None = None) -> CrawlFaultRun:
             async with Reviewer(settings, store) as reviewer:
                 for name, path in chosen.items():
                     url = f"http://{HOST}{path}"
-                    # The review's wall time, plus a second of slack for the bookkeeping.
-                    budget = REVIEW_BUDGET_S + 1.0
+                    # The review's wall time, plus slack for the bookkeeping.
+                    budget = REVIEW_BUDGET_S + 2.0
 
                     async def review(url: str = url):  # type: ignore[no-untyped-def]
                         return await reviewer.review_url(url)
