@@ -15,6 +15,7 @@ pool still keeps one site's connections apart from another's.
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import typing
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -90,15 +91,18 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def pinned_transport(backend: PinnedBackend) -> httpx.AsyncHTTPTransport:
+def pinned_transport(
+    backend: PinnedBackend, ssl_context: ssl.SSLContext | None = None
+) -> httpx.AsyncHTTPTransport:
     """httpx's own transport with `backend` underneath its connection pool.
 
     httpx.AsyncHTTPTransport takes no network backend, so its pool is replaced by an
     equivalent one built on `backend` (same TLS defaults and limits, no retries).
+    `ssl_context` replaces the default trust store (tests trust their own CA with it).
     """
     transport = httpx.AsyncHTTPTransport(retries=0)
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
+        ssl_context=ssl_context or httpx.create_ssl_context(),
         max_connections=DEFAULT_LIMITS.max_connections,
         max_keepalive_connections=DEFAULT_LIMITS.max_keepalive_connections,
         keepalive_expiry=DEFAULT_LIMITS.keepalive_expiry,
