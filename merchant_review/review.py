@@ -87,6 +87,7 @@ class Reviewer:
         self.page_source = page_source
         self._given_client = http_client
         self._client: httpx.AsyncClient | None = None
+        self._hashed: tuple[Settings, str] | None = None
 
     async def __aenter__(self) -> Reviewer:
         from tools.crawler import make_client
@@ -104,11 +105,21 @@ class Reviewer:
             await self._client.aclose()
         self._client = None
 
+    def _settings_hash(self) -> str:
+        """settings_fingerprint, computed once per settings object (not once per review)."""
+        if self._hashed is None or self._hashed[0] is not self.settings:
+            self._hashed = (self.settings, settings_fingerprint(self.settings))
+        return self._hashed[1]
+
     async def review_merchant(self, merchant_id: str) -> Verdict:
         """Review a merchant held in the records database."""
         record = self.store.get_merchant(merchant_id)
         if record is None:
             raise ReviewInputError(f"unknown merchant {merchant_id!r}: not in the records database")
+        return await self.review_record(record)
+
+    async def review_record(self, record: MerchantRecord) -> Verdict:
+        """Review a merchant whose record the caller has just read from the records database."""
         return await self._run(record, validate_website(record.website))
 
     async def review_url(self, url: str) -> Verdict:
@@ -144,7 +155,7 @@ class Reviewer:
             assessor=self.assessor,
             corpus=self.corpus,
             http_client=self._client,
-            settings_hash=settings_fingerprint(self.settings),
+            settings_hash=self._settings_hash(),
             trigger=self.trigger,
             eval_run_id=self.eval_run_id,
             batch_run_id=self.batch_run_id,

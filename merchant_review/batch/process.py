@@ -23,6 +23,7 @@ from merchant_review.batch.runs import Claim, Outcome
 from merchant_review.batch.schema import CARRIED, FAILED, REVIEWED, BatchRunRow
 from merchant_review.experiments.shadow import ShadowRunner
 from merchant_review.policy import PolicyCorpus, load_corpus
+from merchant_review.records import MerchantRecord
 from merchant_review.review import Reviewer, ReviewInputError, build_assessor, validate_website
 from merchant_review.settings import CrawlSettings, Settings
 from merchant_review.storage import Store
@@ -180,7 +181,7 @@ class ItemProcessor:
                     site_hash=site_hash,
                     **before,
                 )
-        return await self._review(claim.merchant_id, website, site_hash, before)
+        return await self._review(record, website, site_hash, before)
 
     def _adopt(self, review_id: str, before: dict[str, str | None]) -> Outcome:
         """Finish the item with a review an earlier claimer completed."""
@@ -201,11 +202,15 @@ class ItemProcessor:
         return False, site_hash
 
     async def _review(
-        self, merchant_id: str, website: str, site_hash: str | None, before: dict[str, str | None]
+        self,
+        record: MerchantRecord,
+        website: str,
+        site_hash: str | None,
+        before: dict[str, str | None],
     ) -> Outcome:
         assert self._reviewer is not None, "use `async with ItemProcessor(...)`"
         try:
-            verdict = await self._reviewer.review_merchant(merchant_id)
+            verdict = await self._reviewer.review_record(record)  # not read a second time
         finally:
             self.pages.discard(website)
         return Outcome(
