@@ -18,6 +18,7 @@ from agent.assessor import AssessmentRequest
 from agent.llm_cache import DiskResponseCache, ResponseCache
 from agent.llm_calls import ModelCaller, ModelCallError, RetryPolicy
 from agent.llm_context import opening_messages
+from agent.llm_evidence import Rater, default_rater
 from agent.llm_loop import Conversation
 from agent.llm_schema import SubmittedVerdict, VerdictError
 from agent.prompts import PromptSet
@@ -56,6 +57,7 @@ class LLMAssessor:
         include_personal: bool = False,
         retry: RetryPolicy | None = None,
         cache: ResponseCache | None = None,
+        rater: Rater | None = None,
     ) -> None:
         if not settings.name:
             raise ValueError("the LLM assessor needs a model name (ModelSettings.name)")
@@ -68,6 +70,8 @@ class LLMAssessor:
         if cache is None and settings.cache_dir is not None:
             cache = DiskResponseCache(settings.cache_dir)
         self._cache = cache
+        # Snippets the offline snippet model rates as evidence join the excerpts.
+        self._rater = rater if rater is not None else default_rater()
 
     @property
     def engine(self) -> str:
@@ -93,6 +97,7 @@ class LLMAssessor:
             include_personal=self._include_personal,
             max_page_chars=self._settings.max_page_chars,
             evidence_chars=self._settings.evidence_chars if excerpts else None,
+            rater=self._rater,
         )
         conversation = Conversation(
             caller=caller,

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent.assessor import AssessmentRequest
-from agent.llm_evidence import Excerpt, select_evidence
+from agent.llm_evidence import Excerpt, Rater, select_evidence
 from agent.prompts import PromptSet
 from merchant_review.pages import CrawlReport, PageSnapshot
 from merchant_review.policy import RetrievedRule
@@ -105,6 +105,7 @@ def task_values(
     include_personal: bool,
     max_page_chars: int,
     evidence_chars: int | None = None,
+    rater: Rater | None = None,
 ) -> dict[str, Any]:
     """The values review_task.md is rendered with.
 
@@ -119,7 +120,12 @@ def task_values(
         pages = [page_block(page, max_page_chars) for page in request.pages if page.ok]
     else:
         evidence = select_evidence(
-            request.pages, request.corpus, request.rules, request.leads, budget_chars=evidence_chars
+            request.pages,
+            request.corpus,
+            request.rules,
+            request.leads,
+            budget_chars=evidence_chars,
+            rater=rater,
         )
         pages = [excerpt_block(excerpt) for excerpt in evidence.excerpts]
         detailed = evidence.rule_ids | {lead.rule_id for lead in request.leads}
@@ -143,6 +149,7 @@ def opening_messages(
     include_personal: bool,
     max_page_chars: int,
     evidence_chars: int | None = None,
+    rater: Rater | None = None,
 ) -> list[dict[str, Any]]:
     """The system prompt and the task message that start every review conversation."""
     values = task_values(
@@ -150,6 +157,7 @@ def opening_messages(
         include_personal=include_personal,
         max_page_chars=max_page_chars,
         evidence_chars=evidence_chars,
+        rater=rater,
     )
     return [
         {"role": "system", "content": prompts.system()},

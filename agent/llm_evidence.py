@@ -7,7 +7,8 @@ message carries, within a character budget:
 1. the snippets (verbatim pieces of a page's citable text, agent.offline.snippets) that
    meet any policy indicator of the corpus (positive, supporting or lookalike), or that
    repeat an offline lead's quote, strongest first, each with the two lines that follow
-   it on its page (a product card: name, price, description);
+   it on its page (a product card: name, price, description); then the snippets a
+   trained snippet model rates as evidence (euphemisms no indicator lists), if given;
 2. the snippets closest (BM25) to the candidate rules' texts, the best few;
 3. each page's title and headings (an outline of the site), then the rest of the BM25
    ranking, then product lines.
@@ -20,12 +21,20 @@ quotable verbatim. The model asks for more with `search_site_text` and `fetch_pa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import bm25s
 
 from agent.offline.indicators import compiled
+from agent.offline.model import (
+    DEFAULT_MODEL_PATH,
+    ModelError,
+    SnippetModel,
+    artefact_version,
+    load_model,
+)
 from agent.offline.snippets import Snippet, site_snippets
 from agent.offline.textmatch import canonical_words, fold_for_match
 from merchant_review.pages import PageSnapshot, fold
@@ -34,6 +43,10 @@ from merchant_review.verdict import Finding, PageCitation
 
 # Outline kinds, in the order they are worth showing when the budget allows.
 OUTLINE_KINDS = ("title", "heading", "product", "meta")
+# Rates snippet texts (folded) 0..1 as policy evidence: the offline engine's trained snippet
+# model (agent/offline/model.py), which knows euphemisms no indicator lists.
+Rater = Callable[[list[str]], list[float]]
+RATED_MIN = 0.5  # a rating from which a snippet is shown as evidence (recall, not precision)
 CARD_LINES = 2  # lines shown after an evidence snippet: a product's price and description
 BM25_TOP = 8  # snippets taken from the rule-text ranking before the page outline
 
@@ -92,6 +105,7 @@ def rank_snippets(
     matches: Sequence[set[str]],
     rules: Sequence[RetrievedRule],
     leads: Iterable[Finding],
+    rater: Rater | None = None,
 ) -> list[int]:
     """Snippet positions, most worth showing first (each once)."""
     strength = [len(met) for met in matches]
@@ -102,6 +116,7 @@ def rank_snippets(
         (p for p in range(len(snippets)) if led[p] or strength[p]),
         key=lambda p: (not led[p], -strength[p], p),
     )
+    evidence += _rated(snippets, rater)
     order: list[int] = []
     for position in evidence:
         # A product's name, then its description line: the hit with its page context.
@@ -114,6 +129,15 @@ def rank_snippets(
     for kind in OUTLINE_KINDS[2:]:
         order += [p for p, s in enumerate(snippets) if s.kind == kind]
     return list(dict.fromkeys(order))  # first occurrence wins
+
+
+def _rated(snippets: Sequence[Snippet], rater: Rater | None) -> list[int]:
+    """Positions the rater scores at RATED_MIN or more, best first."""
+    if rater is None or not snippets:
+        return []
+    ratings = rater([snippet.folded for snippet in snippets])
+    rated = [p for p, rating in enumerate(ratings) if rating >= RATED_MIN]
+    return sorted(rated, key=lambda p: -ratings[p])
 
 
 def _next_on_page(snippets: Sequence[Snippet], position: int) -> list[int]:
@@ -130,6 +154,7 @@ def select_evidence(
     leads: Iterable[Finding],
     *,
     budget_chars: int,
+    rater: Rater | None = None,
 ) -> Evidence:
     """The snippets to show, within `budget_chars`, grouped by page in page order."""
     ok = [page for page in pages if page.ok]
@@ -138,7 +163,7 @@ def select_evidence(
     chosen: set[int] = set()
     used = 0
     seen_text: set[str] = set()
-    for position in rank_snippets(snippets, matches, rules, leads):
+    for position in rank_snippets(snippets, matches, rules, leads, rater):
         text = snippets[position].text
         if text in seen_text:
             continue  # boilerplate repeated on every page is shown once
@@ -153,3 +178,27 @@ def select_evidence(
     excerpts = [Excerpt(ok[index], lines) for index, lines in sorted(by_page.items())]
     met = frozenset(rule for position in chosen for rule in matches[position])
     return Evidence(excerpts, met)
+
+
+def model_rater(model: SnippetModel) -> Rater:
+    """A rater from the offline snippet model: its highest category probability."""
+
+    def rate(texts: list[str]) -> list[float]:
+        return [float(row.max()) if len(row) else 0.0 for row in model.probabilities(texts)]
+
+    return rate
+
+
+def default_rater() -> Rater | None:
+    """The shipped snippet model's rater, or None when there is no usable artefact."""
+    if not DEFAULT_MODEL_PATH.is_file():
+        return None
+    try:
+        return _load_rater(artefact_version(DEFAULT_MODEL_PATH))
+    except (ModelError, OSError, ValueError, KeyError):
+        return None  # a missing or foreign artefact: indicators and BM25 alone
+
+
+@cache
+def _load_rater(version: str) -> Rater:  # one load per artefact version
+    return model_rater(load_model(DEFAULT_MODEL_PATH))

@@ -105,6 +105,13 @@ def evidence(dataset_dir: Path) -> dict[str, list[str]]:
     return quotes
 
 
+def test_split(dataset_dir: Path) -> set[str]:
+    """Merchant ids of the dev set's held-apart test split."""
+    path = dataset_dir / "splits.json"
+    splits = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return {f"acct_{case}" for case, split in splits.items() if split == "test"}
+
+
 def shown(quote: str, text: str) -> bool:
     """Whether the prompt shows the quote. A product's name and description ("CBD balm:
     500 mg CBD ...") stand apart on the page, so each part is looked for on its own."""
@@ -173,6 +180,15 @@ def main() -> None:
     naive_loose = missed(naive, quotes, strict=False)
     loose = [m for m in missed(agent, quotes, strict=False) if m not in naive_loose]
     print(f"agent context without any line of a fetched quote: {len(loose)} {loose}")
+    # The snippet model that rates excerpts was trained on the dev train split: the test
+    # split's figure is the one free of that.
+    test = test_split(args.dataset)
+    in_test = [m for m in with_evidence if m in test]
+    print(
+        f"test split: {len(in_test)} cases with evidence; agent missed fetched evidence in "
+        f"{len([m for m in retrieval if m in test])}, without any line in "
+        f"{len([m for m in loose if m in test])}"
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,12 @@ def assessor(
         PromptSet.load(),
         retry=RetryPolicy.no_wait(),
         cache=cache,
+        rater=no_rating,  # the shipped snippet model is tested apart (it is retrained)
     )
+
+
+def no_rating(texts: list[str]) -> list[float]:
+    return [0.0 for _ in texts]
 
 
 def verdict_call(**extra: Any) -> Reply:
@@ -147,6 +152,29 @@ async def test_the_agent_sees_excerpts_with_the_evidence_not_whole_pages(review:
     assert "Fetched: /teas (untitled)" in task  # the outline names every page, for fetch_page
     assert "blend number 100 " in task_message(whole) and "blend number 100 " not in task
     assert len(task) < len(task_message(whole)) / 3
+
+
+async def test_snippets_the_snippet_model_rates_as_evidence_join_the_excerpts(
+    review: Review,
+) -> None:
+    euphemism = "Novelty IDs scan at bars, pass UV light checks."
+    filler = "\n".join(f"Blend {n} is a calm herbal tea for the evening." for n in range(80))
+    terms = f"{SITE}terms"
+    review.pages.append(
+        PageSnapshot(url=terms, requested_url=terms, status=200, text=f"{filler}\n{euphemism}")
+    )
+
+    def rater(texts: list[str]) -> list[float]:  # stands in for the trained snippet model
+        return [0.9 if "novelty ids" in text.lower() else 0.1 for text in texts]
+
+    plain = ScriptedModel([verdict_call()])
+    await assessor(plain, evidence_chars=400).assess(review.request, review.toolbox)
+    assert euphemism not in task_message(plain)  # no indicator, no rule words: not retrieved
+    rated = ScriptedModel([verdict_call()])
+    model_settings = ModelSettings(name=MODEL, base_url="http://127.0.0.1:9/v1", evidence_chars=400)
+    agent = LLMAssessor(rated.client(), model_settings, PromptSet.load(), rater=rater)
+    await agent.assess(review.request, review.toolbox)
+    assert euphemism in task_message(rated)
 
 
 # -- provider profiles -------------------------------------------------------------------------
