@@ -286,3 +286,30 @@ def test_the_eval_report_gives_tokens_and_cost_per_review() -> None:
     assert figures["cost_usd_per_review"] == pytest.approx(0.003)
     assert metrics.cost([case(1000, None)])["cost_usd"] is None
     assert estimated_cost({}, "m", 10, 10) is None
+
+
+async def test_show_prints_a_stored_reviews_model_cost(tmp_path: Any) -> None:
+    from rich.console import Console
+
+    from merchant_review.render import print_stored_review
+    from merchant_review.sitehost import SiteHost
+    from tests.reviewsite import HOST, SITES, thc_corpus
+    from tests.test_review_llm import review_setup, run_review
+
+    with SiteHost({HOST: SITES / HOST}) as host:
+        settings, store = review_setup(tmp_path, host)
+        model = ScriptedModel(
+            [ScriptedModel.tool_call("list_pages"), verdict_call(usage=(3000, 200))]
+        )
+        verdict = await run_review(model, settings, store, thc_corpus())
+    stored = store.get_review(verdict.review_id or "")
+    assert stored is not None
+    prices = {"scripted": ModelPrice(prompt_per_mtok=1.0, completion_per_mtok=5.0)}
+    console = Console(record=True, width=200)
+    print_stored_review(stored, console, prices)
+    text = console.export_text()
+    calls = [e for e in stored.events if e.kind == EventKind.MODEL_CALL.value]
+    prompt = sum(e.prompt_tokens or 0 for e in calls)
+    expected = (prompt * 1.0 + sum(e.completion_tokens or 0 for e in calls) * 5.0) / 1e6
+    assert f"model cost  2 calls, {prompt} prompt" in text
+    assert f"${expected:.6f}" in text
