@@ -31,7 +31,16 @@ class Node(Protocol):
 # Steps that wait on the network. The records of the steps before them are written before
 # they start, and theirs when they end; the records of the other (CPU-only) steps wait for
 # the review's next write (merchant_review/storage/pending.py), saving a transaction each.
+# An assessor that does not wait on the network says so (`waits_on_network = False`, the
+# offline engine): its step is then CPU-only too.
 WAITS_ON_NETWORK = frozenset({"crawl_website", "assess"})
+
+
+def _waits(name: str, ctx: ReviewContext) -> bool:
+    if name == "assess":
+        return bool(getattr(ctx.assessor, "waits_on_network", True))
+    return name in WAITS_ON_NETWORK
+
 
 PIPELINE: list[tuple[str, Node]] = [
     ("crawl_website", nodes.crawl_website),
@@ -79,10 +88,10 @@ def _record_step(
 
 def audited(name: str, node: Node) -> Node:
     """Run a node, record a step event, and turn an exception into state['error']."""
-    waits = name in WAITS_ON_NETWORK
 
     async def run(state: ReviewState, *, runtime: Runtime[ReviewContext]) -> dict[str, Any]:
         store, review_id = runtime.context.store, state["review_id"]
+        waits = _waits(name, runtime.context)
         if waits:
             store.flush(review_id)
         started = time.perf_counter()

@@ -58,7 +58,7 @@ def host() -> Iterator[SiteHost]:
         yield running
 
 
-def reviewer(store: Store, host: SiteHost, assessor: ToolThenWait) -> Reviewer:
+def reviewer(store: Store, host: SiteHost, assessor: ToolThenWait | OfflineLike) -> Reviewer:
     store.import_merchants([MerchantRecord(merchant_id="m1", website=f"https://{HOST}/")])
     settings = Settings(
         database_url=store.url,
@@ -106,6 +106,29 @@ async def test_a_review_is_written_in_six_transactions_in_the_order_things_happe
     # assess step (after it); verify + decide steps + verdict. (A write per step: 10.)
     assert len(writes) == 6
     assert stored.verdict is not None and stored.pages
+    assert verify_audit_log(store).ok
+
+
+class OfflineLike:
+    """An assessor that only reads the crawled pages, as the offline engine does."""
+
+    engine = "test-offline"
+    waits_on_network = False
+
+    async def assess(self, request: AssessmentRequest, toolbox: ReviewToolbox) -> Assessment:
+        return Assessment(engine=self.engine, confidence=0.5, business_summary="gummies")
+
+
+async def test_a_review_with_an_assessor_that_does_not_wait_takes_three_transactions(
+    store: Store, host: SiteHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    review = reviewer(store, host, OfflineLike())
+    writes = count_writes(store, monkeypatch)
+    async with review:
+        await review.review_merchant("m1")
+    stored = only_review(store)
+    assert steps(stored) == ALL_STEPS
+    assert len(writes) == 3  # start; the crawl and its step; the rest with the verdict
     assert verify_audit_log(store).ok
 
 

@@ -34,6 +34,8 @@ SUMMARY_CHARS = 500
 class OfflineAssessor:
     """Implements agent.assessor.Assessor with indicator matching (or another scorer)."""
 
+    waits_on_network = False  # reads the crawled pages only (agent/graph.py: fewer writes)
+
     def __init__(
         self,
         scorer: SnippetScorer | None = None,
