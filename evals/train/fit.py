@@ -42,8 +42,12 @@ class LabelledCase:
 
 
 def case_texts(pages: list[PageSnapshot]) -> tuple[str, ...]:
-    """The distinct folded snippet texts the model would judge on this site."""
-    snippets = site_snippets(pages)
+    """The distinct folded snippet texts the model would judge on this site.
+
+    Pages in URL order: a concurrent crawl returns them in the order fetches finish, and
+    the text order decides the vectorizer's vocabulary order, hence the artefact bytes.
+    """
+    snippets = site_snippets(sorted(pages, key=lambda page: page.url))
     return tuple(dict.fromkeys(s.folded for s in snippets if s.kind not in SKIPPED_KINDS))
 
 
@@ -95,6 +99,7 @@ def _fit_one(matrix: object, rows: list[int], labels: list[int]) -> LogisticRegr
         class_weight={0: 1.0, 1: POSITIVE_WEIGHT},
         solver="liblinear",
         max_iter=1000,
+        random_state=0,  # liblinear shuffles the data: fixed, so retraining is byte-identical
     )
     model.fit(matrix[rows], labels)  # type: ignore[index]
     return model
@@ -106,6 +111,11 @@ def fit_model(cases: Sequence[LabelledCase]) -> SnippetModel:
     index = {text: i for i, text in enumerate(texts)}
     features = vectorizer()
     matrix = features.fit_transform(texts)
+    for _, part in features.transformer_list:
+        # sklearn caches id(stop_words) there (a memory address, different in every
+        # process) to skip a check; pickled, it changed the artefact's hash on each run.
+        if hasattr(part, "_stop_words_id"):
+            delattr(part, "_stop_words_id")
     coefs, intercepts = [], []
     for category in MODELLED:
         labels = _first_labels(cases, texts, category)
