@@ -172,6 +172,34 @@ async def test_same_pages_whatever_the_concurrency(host: SiteHost) -> None:
     assert serial == parallel and len(serial) == 19
 
 
+async def _crawl_with_slow_page(slow: str) -> list[str]:
+    """Crawl a small site whose page `slow` answers 0.3 s after the others."""
+    held = threading.Event()
+    routes = {
+        "/": [Reply(body=html('<a href="/a">a</a> <a href="/b">b</a>'))],
+        "/a": [Reply(body=html('<a href="/a1">a1</a>'))],
+        "/b": [Reply(body=html('<a href="/b1">b1</a>'))],
+        "/a1": [Reply(body=html("a1"))],
+        "/b1": [Reply(body=html("b1"))],
+    }
+    routes[slow] = [Reply(body=routes[slow][0].body, hold=held)]
+    with ScriptedServer(routes) as server:
+        timer = threading.Timer(0.3, held.set)
+        timer.start()
+        settings = local_settings(
+            {"shop.example": server.origin}, max_pages=4, concurrency=2, respect_robots=False
+        )
+        report = await crawl_site(SHOP, settings, retry=FAST_RETRY)
+        timer.cancel()
+    return [page.url for page in report.pages]
+
+
+async def test_the_same_site_gives_the_same_crawl_whichever_page_answers_first() -> None:
+    # With a page budget, a crawl that queued links as responses arrived kept /b1 when /a
+    # was slow and /a1 when /b was: the pages kept (and the input hashes) depended on timing.
+    assert await _crawl_with_slow_page("/a") == await _crawl_with_slow_page("/b")
+
+
 async def test_max_depth_zero_fetches_only_the_start_page(host: SiteHost) -> None:
     report = await crawl_site(SHOP, site_settings(host, max_depth=0), retry=FAST_RETRY)
     assert [page.url for page in report.pages] == [SHOP]

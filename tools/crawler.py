@@ -511,22 +511,26 @@ class _Crawl:
             )  # fmt: skip
 
     async def run_pages(self) -> None:
-        """Fetch the frontier best-first, `concurrency` at a time, within the budgets."""
-        running: dict[asyncio.Task[PageSnapshot], tuple[int, str]] = {}
+        """Fetch the frontier best-first, in waves of up to `concurrency`, within the budgets.
+
+        A wave's pages are recorded (and their links queued) in the order their fetches
+        started, once the whole wave is in: which pages a crawl keeps then depends only on
+        the site, never on which response happened to arrive first, so the same site gives
+        the same crawl (and the same input hashes) every time.
+        """
         while True:
+            running: dict[asyncio.Task[PageSnapshot], tuple[int, str]] = {}
             while len(running) < self.settings.concurrency and (job := self.next_fetch()):
                 running[asyncio.create_task(self.fetch(*job))] = (self.scheduled, job[0].url)
             if not running:
                 return
-            done, _ = await asyncio.wait(
-                running, timeout=max(self.time_left(), 0), return_when=asyncio.FIRST_COMPLETED
-            )
-            if not done:
-                await self.abandon(running)
-                return
-            for task in done:
-                rank, _url = running.pop(task)
+            done, pending = await asyncio.wait(running, timeout=max(self.time_left(), 0))
+            finished = sorted((running[task][0], task) for task in done)
+            for rank, task in finished:
                 self.record(rank, task.result())
+            if pending:
+                await self.abandon({task: running[task] for task in pending})
+                return
 
     async def abandon(self, running: dict[asyncio.Task[PageSnapshot], tuple[int, str]]) -> None:
         """The time budget ran out: cancel what is in flight and say so."""
