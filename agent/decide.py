@@ -50,7 +50,7 @@ def decide_outcome(
         return Outcome(Decision.ESCALATE, [], 0.0, [f"review failed: {error or 'no assessment'}"])
     strength = _category_strength(verified)
     categories = sorted(strength, key=lambda c: c.value)
-    reasons: list[str] = []
+    reasons: list[str] = list(assessment.notes)
     weak = [
         c
         for c, s in strength.items()

@@ -10,6 +10,15 @@ the way of an approval) that the model's verified findings do not cover becomes 
 escalation reason. The model keeps its role
 (its findings decide, and it may clear the offline engine's false positives), but such a
 clearing goes to a human instead of passing as an approval.
+
+Unless the pages carry a prompt injection (agent/injection.py): a model that leaves out
+verified evidence on a page that tells reviewers what to decide has most likely obeyed
+the page, so its verdict is set aside and the offline engine's assessment stands in its
+place (its findings are verified and decided on like any others). The decision then
+derives in code from verified evidence: reject or request_info, never an approval, since
+the set-aside only happens when there is strong verified evidence for a category. The
+reason is stated in the verdict and the detection is written to the audit log. Without an
+injection a model may legitimately clear a lookalike, so the conflict still escalates.
 """
 
 from __future__ import annotations
@@ -17,7 +26,9 @@ from __future__ import annotations
 from functools import cache
 
 from agent.assessor import AssessmentRequest, Assessor
+from agent.injection import InjectionHit, detect_pages
 from agent.verify import verify_findings
+from merchant_review.audit import AuditEvent, EventKind
 from merchant_review.settings import Settings
 from merchant_review.taxonomy import Category
 from merchant_review.verdict import Assessment
@@ -50,17 +61,73 @@ def _verified_categories(
     return strength
 
 
-def dismissed_categories(
-    baseline: Assessment, assessment: Assessment, request: AssessmentRequest, settings: Settings
-) -> list[Category]:
-    """Categories the baseline verifies strongly and `assessment` does not cover."""
-    strong = {
+def _strong(baseline: Assessment, request: AssessmentRequest, settings: Settings) -> set[Category]:
+    return {
         category
         for category, strength in _verified_categories(baseline, request).items()
         if strength >= settings.reject_min_confidence
     }
+
+
+def dismissed_categories(
+    baseline: Assessment, assessment: Assessment, request: AssessmentRequest, settings: Settings
+) -> list[Category]:
+    """Categories the baseline verifies strongly and `assessment` does not cover."""
     covered = set(_verified_categories(assessment, request))
-    return sorted(strong - covered, key=lambda category: category.value)
+    return sorted(_strong(baseline, request, settings) - covered, key=lambda c: c.value)
+
+
+def weakened_categories(
+    baseline: Assessment, assessment: Assessment, request: AssessmentRequest, settings: Settings
+) -> list[Category]:
+    """Categories the baseline verifies strongly and `assessment` leaves out or plays down
+    (a verified finding below the reject threshold: "lab certificate shows it is THC-free")."""
+    strength = _verified_categories(assessment, request)
+    return sorted(
+        (
+            c
+            for c in _strong(baseline, request, settings)
+            if strength.get(c, 0.0) < settings.reject_min_confidence
+        ),
+        key=lambda c: c.value,
+    )
+
+
+def _set_aside(
+    baseline: Assessment, assessment: Assessment, hits: list[InjectionHit], names: str
+) -> Assessment:
+    """The offline engine's assessment in place of an injected model's, saying why."""
+    shown = "; ".join(f"{hit.pattern}: {hit.match!r}" for hit in hits[:3])
+    reason = (
+        f"prompt injection detected on the pages ({shown}) and the model's verdict played "
+        f"down code-verified evidence of {names}: the model's verdict was set aside and the "
+        "decision derives from the offline engine's verified evidence"
+    )
+    return baseline.model_copy(
+        update={
+            "notes": [*baseline.notes, reason],
+            "engine": assessment.engine,
+            "model": assessment.model,
+            "prompt_version": assessment.prompt_version,
+            "usage": assessment.usage,
+        }
+    )
+
+
+def _audit_detection(
+    toolbox: ReviewToolbox, hits: list[InjectionHit], categories: list[Category]
+) -> None:
+    toolbox.audit.record(
+        AuditEvent(
+            kind=EventKind.STEP,
+            name="injection_override",
+            input={"categories": [c.value for c in categories]},
+            output={
+                "hits": [{"pattern": h.pattern, "match": h.match, "url": h.url} for h in hits],
+                "action": "model verdict set aside; offline engine's assessment decides",
+            },
+        )
+    )
 
 
 async def apply_evidence_floor(
@@ -70,14 +137,21 @@ async def apply_evidence_floor(
     settings: Settings,
     offline: Assessor | None = None,
 ) -> Assessment:
-    """`assessment`, with an escalation reason if a model left out code-verified evidence.
+    """`assessment`, checked against the evidence code verifies on its own.
 
-    Assessments made without a model (the offline engine's own) are returned unchanged.
+    A category the offline engine verifies strongly and the model leaves out or plays down:
+    with an injection on the pages, the offline engine's assessment replaces the model's;
+    without one, an omitted category becomes an escalation reason. Assessments made without
+    a model (the offline engine's own) are returned unchanged.
     """
     if assessment.model is None:
         return assessment
     engine = offline or _offline(settings.reject_min_confidence)
     baseline = await engine.assess(request, toolbox)
+    weakened = weakened_categories(baseline, assessment, request, settings)
+    if weakened and (hits := detect_pages(request.pages)):
+        _audit_detection(toolbox, hits, weakened)
+        return _set_aside(baseline, assessment, hits, ", ".join(c.value for c in weakened))
     missing = dismissed_categories(baseline, assessment, request, settings)
     if not missing:
         return assessment

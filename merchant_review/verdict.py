@@ -90,6 +90,8 @@ class Assessment(BaseModel):
     business_summary: str = ""
     confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     escalation_reason: str | None = None
+    # Said in the verdict's reasons without forcing an escalation (agent/evidence_floor).
+    notes: list[str] = Field(default_factory=list)
     engine: str
     model: str | None = None
     prompt_version: str | None = None
