@@ -25,16 +25,16 @@ class SubmittedPageCitation(BaseModel):
     """A verbatim quote from a fetched page."""
 
     kind: Literal["page"]
-    url: str = Field(min_length=1, description="URL of the fetched page the quote stands on")
-    quote: str = Field(min_length=1, max_length=600, description="text copied verbatim")
+    url: str = Field(min_length=1, description="the page's URL")
+    quote: str = Field(min_length=1, max_length=600, description="verbatim page text")
 
 
 class SubmittedRecordCitation(BaseModel):
     """A field of the merchant record and its value, verbatim."""
 
     kind: Literal["record"]
-    field: str = Field(min_length=1, description="record field name, e.g. mcc")
-    value: str = Field(min_length=1, max_length=600, description="the field's value")
+    field: str = Field(min_length=1, description="record field, e.g. mcc")
+    value: str = Field(min_length=1, max_length=600)
 
 
 SubmittedCitation = Annotated[
@@ -45,11 +45,11 @@ SubmittedCitation = Annotated[
 class SubmittedFinding(BaseModel):
     """One policy rule that cited evidence meets."""
 
-    rule_id: str = Field(min_length=1, description="id of the policy rule met")
-    category: Category = Field(description="taxonomy category id of that rule")
-    rationale: str = Field(min_length=1, max_length=2000, description="why the evidence meets it")
+    rule_id: str = Field(min_length=1)
+    category: Category = Field(description="the rule's category")
+    rationale: str = Field(min_length=1, max_length=2000)
     citations: list[SubmittedCitation] = Field(min_length=1, max_length=10)
-    confidence: float = Field(ge=0.0, le=1.0, description="how sure, 0 to 1")
+    confidence: float = Field(ge=0.0, le=1.0)
 
 
 class SubmittedVerdict(BaseModel):
@@ -58,13 +58,13 @@ class SubmittedVerdict(BaseModel):
     # Extra keys (a model adding "decision", say) are ignored: code decides.
     model_config = ConfigDict(extra="ignore")
 
+    # Field meanings are in the system prompt; descriptions here would be sent again on
+    # every call, so only the ones a model could not guess are kept.
     findings: list[SubmittedFinding] = Field(max_length=25, description="empty if none apply")
-    site_status: SiteStatus = Field(description="what the crawl found at the address")
-    business_summary: str = Field(max_length=2000, description="what the site sells or does")
-    confidence: float = Field(ge=0.0, le=1.0, description="confidence in the whole assessment")
-    escalation_reason: str | None = Field(
-        default=None, max_length=1000, description="why a human should decide, if so"
-    )
+    site_status: SiteStatus
+    business_summary: str = Field(max_length=2000)
+    confidence: float = Field(ge=0.0, le=1.0)
+    escalation_reason: str | None = Field(default=None, max_length=1000)
 
     def proposed_findings(self) -> list[Finding]:
         """The findings as the verdict model's Finding objects (not yet verified)."""
@@ -91,22 +91,40 @@ def _finding(submitted: SubmittedFinding) -> Finding:
 
 # Enforced by validation (and fed back when broken), left out of the schema sent: llama.cpp
 # turns a maxLength of 2000 into a grammar too large to parse (its server then dies), and
-# titles only cost prompt tokens.
-_NOT_SENT = frozenset({"title", "maxLength", "maxItems"})
+# titles, defaults and the OpenAPI discriminator only cost prompt tokens (the `kind` const
+# of each citation shape already tells them apart).
+_NOT_SENT = frozenset({"title", "maxLength", "maxItems", "default", "discriminator"})
 
 
-def wire_schema(schema: Any) -> Any:
-    """A JSON schema as sent: without the keywords in _NOT_SENT (property names kept)."""
+def wire_schema(schema: Any, defs: dict[str, Any] | None = None) -> Any:
+    """A JSON schema as sent: without the keywords in _NOT_SENT (property names kept),
+    `$ref`s to `defs` written in place, and an optional field's `X | None` sent as X
+    (leaving it out is how the model says None)."""
     if isinstance(schema, list):
-        return [wire_schema(item) for item in schema]
+        return [wire_schema(item, defs) for item in schema]
     if not isinstance(schema, dict):
         return schema
+    if defs is None and "$defs" in schema:
+        defs = schema["$defs"]
+    ref = schema.get("$ref")
+    if defs is not None and isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = defs[ref.removeprefix("#/$defs/")]  # its docstring is not sent
+        inlined = {**{k: v for k, v in target.items() if k != "description"}, **schema}
+        inlined.pop("$ref")
+        return wire_schema(inlined, defs)
+    variants = schema.get("anyOf")
+    if isinstance(variants, list) and {"type": "null"} in variants and len(variants) == 2:
+        (kept,) = [variant for variant in variants if variant != {"type": "null"}]
+        rest = {key: value for key, value in schema.items() if key != "anyOf"}
+        return wire_schema({**kept, **rest}, defs)
     wired: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "properties" and isinstance(value, dict):
-            wired[key] = {name: wire_schema(sub) for name, sub in value.items()}
-        elif key not in _NOT_SENT:
-            wired[key] = wire_schema(value)
+            wired[key] = {name: wire_schema(sub, defs) for name, sub in value.items()}
+        elif key == "description" and "properties" in schema:
+            continue  # an object's docstring: the prompt and field names say it
+        elif key not in _NOT_SENT and not (key == "$defs" and defs is not None):
+            wired[key] = wire_schema(value, defs)
     return wired
 
 
@@ -122,10 +140,7 @@ def verdict_tool_spec() -> dict[str, Any]:
         "type": "function",
         "function": {
             "name": SUBMIT_VERDICT,
-            "description": (
-                "Submit the assessment: proposed findings with verbatim citations, the site "
-                "status, a business summary and a confidence. Ends the review."
-            ),
+            "description": "Submit the assessment (ends the review).",
             "parameters": verdict_schema(),
         },
     }

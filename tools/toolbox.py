@@ -24,15 +24,15 @@ from tools.records import RecordsSource
 
 
 class FetchPageArgs(BaseModel):
-    url: str = Field(description="absolute URL on the merchant's own site")
+    url: str = Field(description="absolute URL on the merchant's site")
 
 
 class SearchSiteArgs(BaseModel):
-    query: str = Field(min_length=1, max_length=200, description="words or phrase to look for")
+    query: str = Field(min_length=1, max_length=200)
 
 
 class SearchPoliciesArgs(BaseModel):
-    query: str = Field(min_length=1, max_length=300, description="what the business sells/does")
+    query: str = Field(min_length=1, max_length=300, description="what is sold or done")
 
 
 class NoArgs(BaseModel):
@@ -91,7 +91,7 @@ class ReviewToolbox:
     # -- the tools -------------------------------------------------------------------------
 
     async def fetch_page(self, url: str) -> dict[str, Any]:
-        """Fetch one more page of the merchant's own site and return its visible text."""
+        """Another page of the merchant's site: its visible text."""
         from tools.crawler import fetch_page  # the crawler's guarded single-page fetch
 
         if _site_key(url) != _site_key(self.website):
@@ -125,7 +125,7 @@ class ReviewToolbox:
         return self.crawl_settings.model_copy(update={"max_bytes_per_page": self.bytes_left})
 
     async def search_site_text(self, query: str) -> dict[str, Any]:
-        """Find a word or phrase in the fetched pages' visible text; returns short snippets."""
+        """Snippets of the fetched pages' text around a phrase."""
         pattern = re.compile(re.escape(fold(query)), re.IGNORECASE)
         hits: list[dict[str, str]] = []
         for page in self.pages:
@@ -138,7 +138,7 @@ class ReviewToolbox:
         return {"query": query, "hits": hits, "truncated": False}
 
     async def list_pages(self) -> dict[str, Any]:
-        """The pages fetched so far: URL, status, title."""
+        """Pages fetched so far."""
         return {
             "pages": [
                 {"url": p.url, "status": p.status, "title": p.title, "error": p.error}
@@ -147,7 +147,7 @@ class ReviewToolbox:
         }
 
     async def get_merchant_profile(self) -> dict[str, Any]:
-        """The merchant's declared identity: names, country, MCC, business description."""
+        """The declared record: names, country, MCC, description."""
         if self.records is None:
             return {"record_exists": False, "note": "no stored record"}
         return records_tools.get_merchant_profile(
@@ -155,19 +155,19 @@ class ReviewToolbox:
         )
 
     async def get_risk_figures(self) -> dict[str, Any]:
-        """Processing figures: monthly volume, dispute rate, refund rate, account age."""
+        """Volume, dispute and refund rates, account age."""
         if self.records is None:
             return {"record_exists": False, "note": "no stored record"}
         return records_tools.get_risk_figures(self.records, self.merchant_id)
 
     async def get_prior_reviews(self) -> dict[str, Any]:
-        """Earlier reviews of this merchant: decisions, categories, confidence, dates."""
+        """Earlier reviews of this merchant."""
         if self.records is None:
             return {"record_exists": False, "note": "no stored record"}
         return records_tools.get_prior_reviews(self.records, self.merchant_id)
 
     async def search_policies(self, query: str) -> dict[str, Any]:
-        """Policy rules most relevant to a description of what the business sells or does."""
+        """Policy rules for what a business sells or does."""
         return {"rules": [hit.rule.summary() for hit in self.corpus.search(query, k=5)]}
 
     # -- dispatch --------------------------------------------------------------------------
