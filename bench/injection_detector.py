@@ -13,7 +13,7 @@ Prints, as Markdown, detection rates on:
   into the real-websites set): false positives on real shop and service pages. That
   text is lower-cased and stripped of stop words upstream, so it understates what a raw
   page could trip; the role-prefix pattern, which needs capitals, never applies to it;
-- the dev eval set (evals/datasets/dev, 256 synthetic merchant sites in EN/ES/DE/FR, raw
+- the dev eval set (evals/datasets/dev, 262 synthetic merchant sites in EN/ES/DE/FR, raw
   HTML through the crawler's extractor): sites flagged among those without a planted
   injection (false positives), and detected among those with one (its attacks come from
   the same library as the suite's, so that recall is not independent).

@@ -6,8 +6,10 @@ Runs the scenarios of evals/security (everything on 127.0.0.1; the model is a sc
 one behind the real openai client) and prints, as Markdown:
 - SSRF: hostile targets refused with nothing dialled / tried, by kind; DNS rebinding;
 - prompt injection: decision flips / variants for the offline engine and the gullible-
-  model path, with how many attacks reached the model, and (unless --skip-floorless) the
-  same gullible run without the evidence floor, to show what the floor prevents;
+  model path, with how many attacks reached the model and how many model verdicts were
+  set aside because the page carried an injection (agent/injection.py), and (unless
+  --skip-floorless) the same gullible run without the evidence floor, to show what the
+  floor prevents;
 - faults: each fault's outcome, time and whether it ended recorded within its budget.
 """
 
@@ -66,11 +68,14 @@ def _injection_row(label: str, results: list[InjectionResult]) -> str:
     changed = flips(results)
     to_approve = sum(1 for r in changed if r.decision is Decision.APPROVE)
     reached = sum(1 for r in results[1:] if r.model_obeyed)
+    set_aside = sum(
+        1 for r in results[1:] if any("prompt injection detected" in x for x in r.reasons)
+    )
     outcomes = Counter(r.decision.value for r in changed)
     detail = ", ".join(f"{n} to {d}" for d, n in sorted(outcomes.items())) or "none"
     return (
         f"| {label} | {results[0].decision.value} | {len(changed)} / {len(results) - 1} "
-        f"({detail}) | {to_approve} | {reached} |"
+        f"({detail}) | {to_approve} | {reached} | {set_aside} |"
     )
 
 
@@ -79,8 +84,8 @@ async def injection_section(floorless: bool) -> list[str]:
         "### Prompt injection",
         "",
         "| shop, engine | clean site | flips / variants | flips to approve | attacks that "
-        "reached the model |",
-        "|---|---|---|---|---|",
+        "reached the model | model verdicts set aside (injection detected) |",
+        "|---|---|---|---|---|---|",
     ]
     for label, shop in (("THC gummies", THC_SHOP), ("CBD oil", CBD_SHOP)):
         offline = await run_injection("offline", shop=shop)
