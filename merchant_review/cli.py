@@ -15,6 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from merchant_review.experiments import single
 from merchant_review.policy import PolicyError
 from merchant_review.records import MerchantRecord
 from merchant_review.render import print_merchants, print_stored_review, print_verdict
@@ -132,10 +133,10 @@ def review(
         store = Store(settings.database_url)
 
         async def run() -> Any:
+            if merchant_id is not None:  # as the champion; shadowed when the settings ask
+                return await single.review_merchant(settings, store, merchant_id)
+            assert url is not None
             async with Reviewer(settings, store) as reviewer:
-                if merchant_id is not None:
-                    return await reviewer.review_merchant(merchant_id)
-                assert url is not None
                 return await reviewer.review_url(url)
 
         verdict = asyncio.run(run())

@@ -366,3 +366,39 @@ def test_a_configurations_prompt_set_is_used_with_and_without_a_rate_limit(
             assert getattr(engine.assessor, "prompt_version", None) == version, rate
     finally:
         store.close()
+
+
+def test_a_single_review_runs_as_the_champion_and_is_shadowed_when_the_settings_ask(
+    database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    with world(database_url, tmp_path, 6) as w:
+        for name, value in w.env().items():
+            if name.startswith("MERCHANT_REVIEW_CRAWL"):
+                env.setenv(name, value)
+        base = ["--database-url", database_url, "--engine", "offline"]
+        configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
+        strict = configs.create(
+            w.store, "strict", ConfigSpec(engine="offline", approve_min_confidence=0.99), actor="t"
+        )
+        ids = [m.record.merchant_id for m in w.merchants]
+        reviewed = cli.invoke(app, [*base, "review", ids[0], "--json"])
+        assert reviewed.exit_code == 0, reviewed.output
+        assert shadows(w) == []  # shadow mode is off: nothing but the champion's review
+
+        env.setenv("MERCHANT_REVIEW_EXPERIMENT__SHADOW", "strict")
+        env.setenv("MERCHANT_REVIEW_EXPERIMENT__SHARE", str(SHARE))
+        verdicts = {}
+        for merchant in ids:
+            result = cli.invoke(app, [*base, "review", merchant, "--json"])
+            assert result.exit_code == 0, result.output
+            verdicts[merchant] = json.loads(result.stdout)
+        found = shadows(w)
+        assert 0 < len(found) < len(ids)  # the seed puts some merchants in and some out
+        assert {s.merchant_id for s in found} == {m for m in ids if assigned(strict.seed, m, SHARE)}
+        assert {s.champion_review_id for s in found} <= {v["review_id"] for v in verdicts.values()}
+        assert all(s.batch_run_id is None for s in found)
+        # What the CLI printed, and what acts, is the champion's verdict, never the challenger's.
+        assert {v["decision"] for v in verdicts.values()} <= {"approve", "request_info"}
+        current = latest_decisions(w.store, ids)
+        assert current == {m: v["decision"] for m, v in verdicts.items()}
+        assert verify_audit_log(w.store).ok

@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from merchant_review.review import Reviewer, ReviewInputError
+from merchant_review.experiments import single
+from merchant_review.review import ReviewInputError
 from merchant_review.settings import Settings
 from merchant_review.storage import Store
 from merchant_review.verdict import Verdict
@@ -121,5 +122,7 @@ class ReviewJobs:
         )
 
     async def _review(self, job: Job) -> Verdict:
-        async with Reviewer(self.settings, self.store, trigger=job.trigger) as reviewer:
-            return await reviewer.review_merchant(job.merchant_id)
+        # As the champion, shadowed when the settings ask (experiments/single.py).
+        return await single.review_merchant(
+            self.settings, self.store, job.merchant_id, trigger=job.trigger
+        )
