@@ -47,7 +47,10 @@ OUTLINE_KINDS = ("title", "heading", "product", "meta")
 # model (agent/offline/model.py), which knows euphemisms no indicator lists.
 Rater = Callable[[list[str]], list[float]]
 RATED_MIN = 0.5  # a rating from which a snippet is shown as evidence (recall, not precision)
-CARD_LINES = 2  # lines shown after an evidence snippet: a product's price and description
+# Kinds a rating alone can show: the model rates a risky site's footer, buttons and cookie
+# notice high as well (site-wide signal), and those prove nothing.
+RATED_KINDS = frozenset({"heading", "product", "text", "faq", "terms"})
+CARD_SPAN = 3  # lines looked at around an evidence snippet for its product card
 BM25_TOP = 8  # snippets taken from the rule-text ranking before the page outline
 
 
@@ -108,21 +111,13 @@ def rank_snippets(
     rater: Rater | None = None,
 ) -> list[int]:
     """Snippet positions, most worth showing first (each once)."""
-    strength = [len(met) for met in matches]
-    quotes = _lead_quotes(leads)
-    led = [any(q in fold(s.text).lower() for q in quotes) for s in snippets]
-    # Evidence first: lead quotes, then indicator hits by strength (page order on ties).
-    evidence = sorted(
-        (p for p in range(len(snippets)) if led[p] or strength[p]),
-        key=lambda p: (not led[p], -strength[p], p),
-    )
-    evidence += _rated(snippets, rater)
     order: list[int] = []
-    for position in evidence:
-        # A product's name, then its description line: the hit with its page context.
-        order += [position, *_next_on_page(snippets, position)]
+    for position in _evidence_order(snippets, matches, leads, rater):
+        # A hit with its product card: name, price and description together.
+        order += _card(snippets, position)
     related = _bm25_order(snippets, rules)
-    order += related[:BM25_TOP]
+    for position in related[:BM25_TOP]:
+        order += _card(snippets, position)
     for kind in OUTLINE_KINDS[:2]:  # titles and headings: what each page is about
         order += [p for p, s in enumerate(snippets) if s.kind == kind]
     order += related[BM25_TOP:]
@@ -131,20 +126,71 @@ def rank_snippets(
     return list(dict.fromkeys(order))  # first occurrence wins
 
 
-def _rated(snippets: Sequence[Snippet], rater: Rater | None) -> list[int]:
-    """Positions the rater scores at RATED_MIN or more, best first."""
-    if rater is None or not snippets:
+def _evidence_order(
+    snippets: Sequence[Snippet],
+    matches: Sequence[set[str]],
+    leads: Iterable[Finding],
+    rater: Rater | None,
+) -> list[int]:
+    """The evidence snippets, strongest first: lead quotes, then by indicator rules met
+    plus the rater's score. With both, a site full of indicator hits (a vape shop) shows
+    the hits the model also rates first, not the first pages' (page order on ties)."""
+    quotes = _lead_quotes(leads)
+    led = [any(q in fold(s.text).lower() for q in quotes) for s in snippets]
+    ratings = rater([s.folded for s in snippets]) if rater and snippets else [0.0] * len(snippets)
+    pairs = list(zip(snippets, matches, ratings, strict=True))
+    rated = [r >= RATED_MIN and s.kind in RATED_KINDS for s, _, r in pairs]
+    score = [min(len(met), 2) + r for _, met, r in pairs]
+    chosen = [p for p in range(len(snippets)) if led[p] or matches[p] or rated[p]]
+    first: dict[str, int] = {}
+    repeated: list[int] = []
+    for position in sorted(chosen, key=lambda p: (not led[p], -score[p], p)):
+        if first.setdefault(snippets[position].text, position) != position:
+            repeated.append(position)
+    # A line repeated across pages (a product name on the home, shop and product pages)
+    # ranks once, then again after the rest: its card on another page (the product page's
+    # description) is still worth showing when the budget allows.
+    return [*first.values(), *repeated]
+
+
+def _card(snippets: Sequence[Snippet], position: int) -> list[int]:
+    """A snippet with its card on the page: a description's name and price lines above
+    it, a name's price, stock and description lines below it (an FAQ question's answer)."""
+    return [*_above(snippets, position), position, *_below(snippets, position)]
+
+
+def _above(snippets: Sequence[Snippet], position: int) -> list[int]:
+    """The heading and price lines just above a description (its product's name)."""
+    if snippets[position].kind not in ("text", "product"):
         return []
-    ratings = rater([snippet.folded for snippet in snippets])
-    rated = [p for p, rating in enumerate(ratings) if rating >= RATED_MIN]
-    return sorted(rated, key=lambda p: -ratings[p])
+    lines: list[int] = []
+    for p in range(position - 1, max(position - 1 - CARD_SPAN, -1), -1):
+        above = snippets[p]
+        if above.page != snippets[position].page or above.kind not in ("heading", "product"):
+            break
+        lines.insert(0, p)
+    return lines
 
 
-def _next_on_page(snippets: Sequence[Snippet], position: int) -> list[int]:
-    """The CARD_LINES lines after a snippet on its page (a card: name, price, text)."""
-    page = snippets[position].page
-    following = range(position + 1, min(position + 1 + CARD_LINES, len(snippets)))
-    return [p for p in following if snippets[p].page == page]
+def _below(snippets: Sequence[Snippet], position: int) -> list[int]:
+    """The lines below a name (or FAQ question) up to its first sentence of text; stops at
+    the next card's name (a heading over a price) and skips buttons and navigation."""
+    if snippets[position].kind not in ("heading", "product", "faq"):
+        return []
+    lines: list[int] = []
+    end = min(position + 1 + CARD_SPAN, len(snippets))
+    for p in range(position + 1, end):
+        below = snippets[p]
+        if below.page != snippets[position].page or below.kind == "title":
+            break
+        if below.kind == "heading" and p + 1 < end and snippets[p + 1].kind == "product":
+            break  # the next product's name
+        if below.kind in ("boilerplate", "nav", "image", "meta"):
+            continue
+        lines.append(p)
+        if below.kind in ("text", "faq", "terms"):
+            break
+    return lines
 
 
 def select_evidence(
