@@ -134,7 +134,9 @@ def task_values(
     return {
         "website": neutralise(request.website),
         "merchant": neutralise(to_json(record)) if record is not None else None,
-        "rules": to_json(rules, indent=None if excerpts else 1) if rules else "",
+        # One line in both modes: indentation would only cost tokens (and would make the
+        # whole-page baseline of bench.tokens look bigger than it need be).
+        "rules": to_json(rules, indent=None) if rules else "",
         "leads": neutralise(to_json(leads)) if leads else "",
         "crawl": crawl_summary(request.crawl, request.pages, outline=excerpts),
         "pages": "\n\n".join(pages),

@@ -55,6 +55,8 @@ class Reader:
     prompts: dict[str, str] = field(default_factory=dict)  # merchant id -> text seen
     tokens: dict[str, int] = field(default_factory=dict)  # merchant id -> tokens sent
     task: dict[str, int] = field(default_factory=dict)  # merchant id -> task message tokens
+    system: int = 0  # tokens of the system prompt (the same in every request)
+    tools: int = 0  # tokens of the tool definitions, submit_verdict's schema included
 
     def answer(self, request: dict[str, Any]) -> Reply:
         text = "\n".join(str(m.get("content") or "") for m in request["messages"])
@@ -67,6 +69,8 @@ class Reader:
         completion = llm_usage.completion_tokens(message)
         self.prompts[key] = self.prompts.get(key, "") + text
         self.task.setdefault(key, llm_usage.count_tokens(request["messages"][1]["content"]))
+        self.system = llm_usage.count_tokens(request["messages"][0]["content"])
+        self.tools = llm_usage.prompt_tokens({"tools": request.get("tools")})
         self.tokens[key] = self.tokens.get(key, 0) + prompt + completion
         return Reply(tool_calls=reply.tool_calls, usage=(prompt, completion))
 
@@ -169,6 +173,10 @@ def main() -> None:
         f"task message (record, rules, crawl, site text) per review: agent {agent_task:,.0f}, "
         f"naive {naive_task:,.0f} ({agent_task / naive_task:.1%}); the rest (system prompt, "
         "tool definitions, verdict) is the same for both"
+    )
+    print(
+        f"fixed part of every request: system prompt {agent.system:,}, tool definitions "
+        f"(submit_verdict's schema included) {agent.tools:,}"
     )
     with_evidence = [site for site in quotes if site in agent.prompts]
     agent_missed, naive_missed = missed(agent, quotes), missed(naive, quotes)
