@@ -59,7 +59,9 @@ def excerpt_block(excerpt: Excerpt) -> str:
     page = excerpt.page
     body = neutralise("\n".join(excerpt.lines))
     url = html.escape(neutralise(page.url), quote=True)
-    attributes = f'url="{url}" status="{page.status}" excerpt="true"'
+    # The section heading says these are excerpts and a usable page is nearly always a 200:
+    # attributes repeated on every block of every request are kept to what is news.
+    attributes = f'url="{url}"' if page.status == 200 else f'url="{url}" status="{page.status}"'
     return f"<untrusted_page {attributes}>\n{body}\n</untrusted_page>"
 
 

@@ -14,7 +14,7 @@ message carries, within a character budget:
    ranking, then product lines.
 
 Selected snippets are shown grouped by page, in page order, inside the same
-`<untrusted_page>` delimiters as whole pages (marked `excerpt="true"`), so they are
+`<untrusted_page>` delimiters as whole pages (under an "Excerpts" heading), so they are
 quotable verbatim. The model asks for more with `search_site_text` and `fetch_page`.
 """
 

@@ -148,7 +148,7 @@ async def test_the_agent_sees_excerpts_with_the_evidence_not_whole_pages(review:
     await assessor(excerpts, evidence_chars=600).assess(review.request, review.toolbox)
     task = task_message(excerpts)
     assert THC_QUOTE in task  # the snippet that meets the rule's indicator
-    assert f'<untrusted_page url="{SHOP}" status="200" excerpt="true">' in task
+    assert f'<untrusted_page url="{SHOP}">' in task
     assert "Fetched: /teas (untitled)" in task  # the outline names every page, for fetch_page
     assert "blend number 100 " in task_message(whole) and "blend number 100 " not in task
     assert len(task) < len(task_message(whole)) / 3
