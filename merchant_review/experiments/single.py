@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from merchant_review.experiments.shadow import (
-    ShadowPlan,
-    ShadowRunner,
-    champion_settings,
-    run_options,
-)
+from merchant_review.experiments import configs
+from merchant_review.experiments.assign import assigned
+from merchant_review.experiments.shadow import ShadowRunner, plan
 from merchant_review.review import Reviewer
 from merchant_review.settings import Settings
 from merchant_review.storage import Store
@@ -29,22 +26,25 @@ async def review_merchant(
     settings: Settings, store: Store, merchant_id: str, *, trigger: str = "cli"
 ) -> Verdict:
     """Review one merchant as the champion; shadow it with the challenger when asked."""
-    options = run_options(store, settings, None, None)
-    async with Reviewer(champion_settings(settings, options), store, trigger=trigger) as reviewer:
+    champion = configs.champion(store)
+    reviewing = champion.spec.apply(settings) if champion is not None else settings
+    async with Reviewer(reviewing, store, trigger=trigger) as reviewer:
         verdict = await reviewer.review_merchant(merchant_id)
-    plan = ShadowPlan.from_options(options)
-    if plan is not None and verdict.review_id is not None:
-        await _shadow(settings, store, plan, merchant_id, verdict.review_id)
+    challenger = settings.experiment.shadow
+    if challenger is not None and verdict.review_id is not None:
+        await _shadow(settings, store, challenger, merchant_id, verdict.review_id)
     return verdict
 
 
 async def _shadow(
-    settings: Settings, store: Store, plan: ShadowPlan, merchant_id: str, review_id: str
+    settings: Settings, store: Store, challenger: str, merchant_id: str, review_id: str
 ) -> None:
-    async with ShadowRunner(settings, store, plan, None) as runner:
-        if not runner.wants(merchant_id):
+    """The challenger's review, built only for a merchant in its share."""
+    try:
+        shadowing = plan(store, challenger, settings.experiment.share)
+        if not assigned(shadowing.seed, merchant_id, shadowing.share):
             return
-        try:
+        async with ShadowRunner(settings, store, shadowing, None) as runner:
             await runner.shadow(merchant_id, review_id)
-        except Exception as exc:  # the challenger must never fail the champion's review
-            log.warning("shadow review of %s by %s failed: %s", merchant_id, plan.config, exc)
+    except Exception as exc:  # the challenger must never fail the champion's review
+        log.warning("shadow review of %s by %s failed: %s", merchant_id, challenger, exc)
