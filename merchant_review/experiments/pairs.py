@@ -12,7 +12,6 @@ crawl would charge the champion alone for fetching the site.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,13 +90,10 @@ def citations(verdict: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _side(
-    review_id: str,
-    verdict: VerdictRow,
-    latency: dict[str, float],
-    versions: dict[str, str],
-    models: dict[str, str],
+    review_id: str, verdict: VerdictRow, latency: dict[str, float], runs: dict[str, _Ran]
 ) -> Side:
     usage = verdict.verdict.get("usage") or {}
+    ran = runs.get(review_id, _Ran("", None))
     return Side(
         review_id=review_id,
         decision=verdict.decision,
@@ -109,8 +105,8 @@ def _side(
         completion_tokens=int(usage.get("completion_tokens") or 0),
         latency_ms=latency.get(review_id, 0.0),
         error=verdict.error,
-        versions=versions.get(review_id, ""),
-        model=models.get(review_id),
+        versions=ran.versions,
+        model=ran.model,
     )
 
 
@@ -119,12 +115,15 @@ def _verdicts(session: Session, ids: list[str]) -> dict[str, VerdictRow]:
     return {row.review_id: row for row in rows}
 
 
-def _models(session: Session, ids: list[str]) -> dict[str, str]:
-    query = select(ReviewRow.id, ReviewRow.model).where(ReviewRow.id.in_(ids))
-    return {review_id: model for review_id, model in session.execute(query) if model}
+@dataclass(frozen=True)
+class _Ran:
+    """What a review ran with, from its review row."""
+
+    versions: str  # engine, model, prompt and corpus versions, for the report
+    model: str | None  # the model alone: prices are per model
 
 
-def _versions(session: Session, ids: list[str]) -> dict[str, str]:
+def _runs(session: Session, ids: list[str]) -> dict[str, _Ran]:
     query = select(
         ReviewRow.id,
         ReviewRow.engine,
@@ -135,7 +134,7 @@ def _versions(session: Session, ids: list[str]) -> dict[str, str]:
     found = {}
     for review_id, engine, model, prompts, corpus in session.execute(query):
         parts = (engine, model, f"prompts {prompts}" if prompts else None, corpus)
-        found[review_id] = " ".join(part for part in parts if part)
+        found[review_id] = _Ran(" ".join(part for part in parts if part), model or None)
     return found
 
 
@@ -184,22 +183,20 @@ def load_pairs(store: Store, config: str) -> list[Pair]:
     with store.session() as session:
         shadows = list(session.scalars(query))
         verdicts: dict[str, VerdictRow] = {}
-        latency: dict[str, float] = defaultdict(float)
+        latency: dict[str, float] = {}
         labels: dict[str, Label] = {}
-        versions: dict[str, str] = {}
-        models: dict[str, str] = {}
+        runs: dict[str, _Ran] = {}
         ids = [i for s in shadows for i in (s.champion_review_id, s.challenger_review_id)]
         for chunk in _chunks(ids):
             verdicts.update(_verdicts(session, chunk))
             latency.update(_latencies(session, chunk))
-            versions.update(_versions(session, chunk))
-            models.update(_models(session, chunk))
+            runs.update(_runs(session, chunk))  # one read of the review rows
         champions = [s.champion_review_id for s in shadows if s.champion_review_id in verdicts]
         for chunk in _chunks(champions):
             labels.update(_labels(session, chunk, verdicts))
 
     def side(review_id: str) -> Side:
-        return _side(review_id, verdicts[review_id], latency, versions, models)
+        return _side(review_id, verdicts[review_id], latency, runs)
 
     return [
         Pair(
