@@ -114,9 +114,7 @@ def create(
                 "price_out_per_mtok": price_out,
             }
         )
-        settings = ctx.find_root().obj
-        assert isinstance(settings, Settings)
-        spec.apply(settings)  # refuse now what could not run later
+        spec.apply(_root(ctx))  # refuse now what could not run later
         _check_folders(spec)
         config = configs.create(
             _store(ctx),

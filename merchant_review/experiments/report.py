@@ -168,12 +168,9 @@ def build(
         "champion": [p.champion.decision == p.label.decision for p in labelled if p.label],
         "challenger": [p.challenger.decision == p.label.decision for p in labelled if p.label],
     }
-    wins = sum(
-        1 for a, b in zip(right["champion"], right["challenger"], strict=True) if b and not a
-    )
-    losses = sum(
-        1 for a, b in zip(right["champion"], right["challenger"], strict=True) if a and not b
-    )
+    paired = list(zip(right["champion"], right["challenger"], strict=True))
+    wins = sum(1 for a, b in paired if b and not a)
+    losses = sum(1 for a, b in paired if a and not b)
     return ExperimentReport(
         config=config,
         champion=champion,
