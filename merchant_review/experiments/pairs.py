@@ -22,9 +22,8 @@ from sqlalchemy.orm import Session
 
 from merchant_review.experiments.schema import ShadowReviewRow
 from merchant_review.storage import Store
-from merchant_review.storage.overrides import override_categories
+from merchant_review.storage.reads import standing_decision
 from merchant_review.storage.schema import EventRow, OverrideRow, ReviewRow, VerdictRow
-from merchant_review.taxonomy import Category, Decision
 
 NOT_JUDGING = ("crawl_website", "shadow_of")  # steps that are not the review's judgement
 
@@ -158,13 +157,9 @@ def _labels(session: Session, ids: list[str], verdicts: dict[str, VerdictRow]) -
         latest[row.review_id] = row
     labels = {}
     for review_id, row in latest.items():
-        decision = Decision(row.decision)
-        given = None if row.categories is None else [Category(c) for c in row.categories]
-        engine = [Category(c) for c in verdicts[review_id].categories]
-        cats = override_categories(decision, given, engine)
-        labels[review_id] = Label(
-            row.decision, [c.value for c in cats], row.analyst, row.created_at
-        )
+        final = standing_decision(verdicts[review_id], row)
+        categories = [c.value for c in final.categories]
+        labels[review_id] = Label(row.decision, categories, row.analyst, row.created_at)
     return labels
 
 

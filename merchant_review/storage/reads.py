@@ -57,15 +57,19 @@ class StoredReview:
         """The verdict's decision, or the latest override's; None without a verdict."""
         if self.verdict is None:
             return None
-        engine = Decision(self.verdict.decision)
-        verdict_categories = [Category(c) for c in self.verdict.categories]
-        if not self.overrides:
-            return FinalDecision(engine, verdict_categories, engine)
-        latest = self.overrides[-1]
-        decision = Decision(latest.decision)
-        given = None if latest.categories is None else [Category(c) for c in latest.categories]
-        categories = override_categories(decision, given, verdict_categories)
-        return FinalDecision(decision, categories, engine, analyst=latest.analyst)
+        return standing_decision(self.verdict, self.overrides[-1] if self.overrides else None)
+
+
+def standing_decision(verdict: VerdictRow, latest: OverrideRow | None) -> FinalDecision:
+    """The decision that stands on a verdict given its latest override (None: none)."""
+    engine = Decision(verdict.decision)
+    verdict_categories = [Category(c) for c in verdict.categories]
+    if latest is None:
+        return FinalDecision(engine, verdict_categories, engine)
+    decision = Decision(latest.decision)
+    given = None if latest.categories is None else [Category(c) for c in latest.categories]
+    categories = override_categories(decision, given, verdict_categories)
+    return FinalDecision(decision, categories, engine, analyst=latest.analyst)
 
 
 def _snapshot(page: PageRow, content: dict[str, Any]) -> PageSnapshot:
