@@ -23,6 +23,7 @@ injection a model may legitimately clear a lookalike, so the conflict still esca
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 
 from agent.assessor import AssessmentRequest, Assessor
@@ -69,28 +70,8 @@ def _strong(baseline: Assessment, request: AssessmentRequest, settings: Settings
     }
 
 
-def dismissed_categories(
-    baseline: Assessment, assessment: Assessment, request: AssessmentRequest, settings: Settings
-) -> list[Category]:
-    """Categories the baseline verifies strongly and `assessment` does not cover."""
-    covered = set(_verified_categories(assessment, request))
-    return sorted(_strong(baseline, request, settings) - covered, key=lambda c: c.value)
-
-
-def weakened_categories(
-    baseline: Assessment, assessment: Assessment, request: AssessmentRequest, settings: Settings
-) -> list[Category]:
-    """Categories the baseline verifies strongly and `assessment` leaves out or plays down
-    (a verified finding below the reject threshold: "lab certificate shows it is THC-free")."""
-    strength = _verified_categories(assessment, request)
-    return sorted(
-        (
-            c
-            for c in _strong(baseline, request, settings)
-            if strength.get(c, 0.0) < settings.reject_min_confidence
-        ),
-        key=lambda c: c.value,
-    )
+def _by_name(categories: Iterable[Category]) -> list[Category]:
+    return sorted(categories, key=lambda c: c.value)
 
 
 def _set_aside(
@@ -148,11 +129,16 @@ async def apply_evidence_floor(
         return assessment
     engine = offline or _offline(settings.reject_min_confidence)
     baseline = await engine.assess(request, toolbox)
-    weakened = weakened_categories(baseline, assessment, request, settings)
+    # Each side's findings are verified once: the baseline's strong categories, and the
+    # strength the model gives each category (absent = left out, below the threshold =
+    # played down, e.g. "lab certificate shows it is THC-free").
+    strong = _strong(baseline, request, settings)
+    strength = _verified_categories(assessment, request)
+    weakened = _by_name(c for c in strong if strength.get(c, 0.0) < settings.reject_min_confidence)
     if weakened and (hits := detect_pages(request.pages)):
         _audit_detection(toolbox, hits, weakened)
         return _set_aside(baseline, assessment, hits, ", ".join(c.value for c in weakened))
-    missing = dismissed_categories(baseline, assessment, request, settings)
+    missing = _by_name(strong - set(strength))
     if not missing:
         return assessment
     names = ", ".join(category.value for category in missing)
