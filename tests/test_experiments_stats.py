@@ -19,7 +19,11 @@ def test_assignment_is_a_pure_function_of_seed_and_merchant() -> None:
     digest = hashlib.sha256(b"seed-1\x00acct_1").digest()
     assert bucket("seed-1", "acct_1") == int.from_bytes(digest[:8], "big") / 2**64
     assert bucket("seed-1", "acct_1") == pytest.approx(0.23285466553061618, abs=0)
-    assert [assigned("s", m, 0.2) for m in IDS[:500]] == [assigned("s", m, 0.2) for m in IDS[:500]]
+    assert [assigned("s", m, 0.2) for m in IDS[:500]] == [bucket("s", m) < 0.2 for m in IDS[:500]]
+    # Each configuration's seed gives its own assignment, not the same merchants.
+    assert {m for m in IDS[:500] if assigned("s", m, 0.2)} != {
+        m for m in IDS[:500] if assigned("t", m, 0.2)
+    }
 
 
 def test_the_share_is_met_and_growing_it_keeps_everyone_who_was_in() -> None:
