@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from agent.assessor import Assessor
 from agent.llm import LLMAssessor, RetryPolicy
@@ -433,18 +434,12 @@ async def run_injection(
 @contextmanager
 def evidence_floor_disabled() -> Iterator[None]:
     """Measure what agent/evidence_floor.py prevents: the review graph without it."""
-    import agent.nodes
-
-    kept = getattr(agent.nodes, "apply_evidence_floor")  # noqa: B009 - patched by name
 
     async def unchanged(assessment: Any, *_args: Any, **_kwargs: Any) -> Any:
         return assessment
 
-    setattr(agent.nodes, "apply_evidence_floor", unchanged)  # noqa: B010
-    try:
+    with patch("agent.nodes.apply_evidence_floor", unchanged):
         yield
-    finally:
-        setattr(agent.nodes, "apply_evidence_floor", kept)  # noqa: B010
 
 
 def flips(results: list[InjectionResult]) -> list[InjectionResult]:
