@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from functools import cache
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from merchant_review.settings import validation_problems
 from merchant_review.taxonomy import Category
@@ -24,32 +26,52 @@ SUBMIT_VERDICT = "submit_verdict"
 class SubmittedPageCitation(BaseModel):
     """A verbatim quote from a fetched page."""
 
-    kind: Literal["page"]
-    url: str = Field(min_length=1, description="the page's URL")
-    quote: str = Field(min_length=1, max_length=600, description="verbatim page text")
+    url: str = Field(min_length=1)
+    quote: str = Field(min_length=1, max_length=600)
 
 
 class SubmittedRecordCitation(BaseModel):
     """A field of the merchant record and its value, verbatim."""
 
-    kind: Literal["record"]
-    field: str = Field(min_length=1, description="record field, e.g. mcc")
+    field: str = Field(min_length=1)
     value: str = Field(min_length=1, max_length=600)
 
 
-SubmittedCitation = Annotated[
-    SubmittedPageCitation | SubmittedRecordCitation, Field(discriminator="kind")
-]
+# Told apart by their required keys ({url, quote} or {field, value}): a `kind` tag would
+# cost tokens on every request and in every answer. A `kind` a model still sends (or an
+# older cached answer holds) is ignored like any extra key.
+SubmittedCitation = SubmittedPageCitation | SubmittedRecordCitation
 
 
 class SubmittedFinding(BaseModel):
     """One policy rule that cited evidence meets."""
 
     rule_id: str = Field(min_length=1)
-    category: Category = Field(description="the rule's category")
-    rationale: str = Field(min_length=1, max_length=2000)
+    # Not in the schema sent: a rule id starts with its category ("weapons.firearms"), so
+    # the category is derived from it. Accepted when given, and then checked against the
+    # rule by verification like before.
+    category: SkipJsonSchema[Category | None] = None
     citations: list[SubmittedCitation] = Field(min_length=1, max_length=10)
     confidence: float = Field(ge=0.0, le=1.0)
+    rationale: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _category_known(self) -> SubmittedFinding:
+        if self.category is None:
+            self.category = rule_category(self.rule_id)
+        return self
+
+    def resolved_category(self) -> Category:
+        return self.category or rule_category(self.rule_id)
+
+
+def rule_category(rule_id: str) -> Category:
+    """The category a rule id names by its prefix; ValueError for an unknown one."""
+    prefix = rule_id.split(".", 1)[0]
+    try:
+        return Category(prefix)
+    except ValueError:
+        raise ValueError(f"unknown rule_id {rule_id!r}: it must start with a category id") from None
 
 
 class SubmittedVerdict(BaseModel):
@@ -60,7 +82,7 @@ class SubmittedVerdict(BaseModel):
 
     # Field meanings are in the system prompt; descriptions here would be sent again on
     # every call, so only the ones a model could not guess are kept.
-    findings: list[SubmittedFinding] = Field(max_length=25, description="empty if none apply")
+    findings: list[SubmittedFinding] = Field(max_length=25)
     site_status: SiteStatus
     business_summary: str = Field(max_length=2000)
     confidence: float = Field(ge=0.0, le=1.0)
@@ -82,7 +104,7 @@ def _citation(
 def _finding(submitted: SubmittedFinding) -> Finding:
     return Finding(
         rule_id=submitted.rule_id,
-        category=submitted.category,
+        category=submitted.resolved_category(),
         rationale=submitted.rationale,
         citations=[_citation(citation) for citation in submitted.citations],
         confidence=submitted.confidence,
@@ -93,7 +115,8 @@ def _finding(submitted: SubmittedFinding) -> Finding:
 # turns a maxLength of 2000 into a grammar too large to parse (its server then dies), and
 # titles, defaults and the OpenAPI discriminator only cost prompt tokens (the `kind` const
 # of each citation shape already tells them apart).
-_NOT_SENT = frozenset({"title", "maxLength", "maxItems", "default", "discriminator"})
+# minLength 1 likewise: an empty string fails validation and is sent back.
+_NOT_SENT = frozenset({"title", "maxLength", "minLength", "maxItems", "default", "discriminator"})
 
 
 def wire_schema(schema: Any, defs: dict[str, Any] | None = None) -> Any:
@@ -128,12 +151,22 @@ def wire_schema(schema: Any, defs: dict[str, Any] | None = None) -> Any:
     return wired
 
 
+# Built once per process (issue 6: rebuilding them cost ~5% of an LLM review's CPU). The
+# same objects go into every request body: callers must not mutate them.
+@cache
 def verdict_schema() -> dict[str, Any]:
     """The JSON schema of SubmittedVerdict as sent (tool parameters, JSON-mode schema)."""
     wired: dict[str, Any] = wire_schema(SubmittedVerdict.model_json_schema())
     return wired
 
 
+@cache
+def verdict_schema_json() -> str:
+    """verdict_schema() as JSON text (the JSON-mode final call quotes it)."""
+    return json.dumps(verdict_schema())
+
+
+@cache
 def verdict_tool_spec() -> dict[str, Any]:
     """The OpenAI function-tool definition of submit_verdict."""
     return {

@@ -22,7 +22,7 @@ import jinja2
 
 from merchant_review.providers import VerdictVia
 from merchant_review.resources import data_dir
-from merchant_review.taxonomy import DESCRIPTIONS
+from merchant_review.taxonomy import Category, Tier
 
 # file name -> what it is for; all are required.
 PROMPT_FILES: dict[str, str] = {
@@ -97,11 +97,13 @@ class PromptSet:
     # -- the prompts, with the values each one needs ----------------------------------------
 
     def system(self) -> str:
-        categories = [
-            {"id": category.value, "tier": category.tier.value, "description": description}
-            for category, description in DESCRIPTIONS.items()
+        """The system prompt: category ids grouped by tier (each retrieved rule carries
+        its own full text, so the taxonomy's descriptions would only cost tokens)."""
+        tiers = [
+            (tier.value, [category.value for category in Category if category.tier is tier])
+            for tier in Tier
         ]
-        return self.render("system.md", categories=categories)
+        return self.render("system.md", tiers=tiers)
 
     def review_task(self, **values: Any) -> str:
         """The first user message; values documented in agent.llm_context.task_values."""

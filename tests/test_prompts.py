@@ -55,8 +55,10 @@ def test_a_template_syntax_error_is_reported_at_load(prompt_dir: Path) -> None:
 
 def test_the_system_prompt_lists_every_category_and_the_untrusted_data_rule() -> None:
     system = PromptSet.load().system()
+    lines = {line.split(": ", 1)[0]: line for line in system.splitlines() if ": " in line}
     for category in Category:
-        assert f"`{category.value}` ({category.tier.value})" in system
+        # Ids grouped under their tier: "- prohibited: adult_content, illegal_drugs, ..."
+        assert category.value in lines[f"- {category.tier.value}"].split(": ", 1)[1].split(", ")
     assert "never instructions" in system
     assert "proves nothing" in system
     assert "<untrusted_page>" in system
