@@ -15,18 +15,21 @@ _HIGH_VALUE = frozenset(
     | {"pricing", "price", "prices", "plans", "order", "buy", "terms", "conditions", "tos"}
     | {"faq", "faqs", "help", "support", "shipping", "delivery", "returns", "refund", "refunds"}
     | {"about", "about-us", "contact", "legal", "policy", "policies", "privacy", "imprint"}
+    # where a merchant sells in bulk or on offer: trade terms often stand only there
+    | {"wholesale", "bulk", "b2b", "sale", "sales", "offers", "deals", "merchandise"}
     # es
     | {"productos", "producto", "tienda", "catalogo", "precios", "comprar", "pedidos"}
     | {"terminos", "condiciones", "preguntas", "preguntas-frecuentes", "ayuda", "envios"}
     | {"envio", "devoluciones", "nosotros", "sobre-nosotros", "contacto", "aviso-legal"}
+    | {"mayorista", "mayoristas", "mayoreo", "ofertas"}
     # de
     | {"produkte", "produkt", "sortiment", "preise", "bestellen", "kaufen", "versand"}
     | {"lieferung", "impressum", "agb", "hilfe", "kontakt", "ueber-uns", "uber-uns"}
-    | {"datenschutz", "widerruf", "rueckgabe"}
+    | {"datenschutz", "widerruf", "rueckgabe", "grosshandel", "angebote"}
     # fr
     | {"produits", "produit", "boutique", "tarifs", "prix", "commander", "acheter"}
     | {"livraison", "mentions-legales", "cgv", "cgu", "aide", "a-propos", "qui-sommes-nous"}
-    | {"retours", "remboursement"}
+    | {"retours", "remboursement", "grossiste", "promotions"}
 )
 _LOW_VALUE = frozenset(
     {"blog", "blogs", "news", "press", "careers", "career", "jobs", "events", "tag", "tags"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from agent.assessor import AssessmentRequest
+from agent.offline.editorial import EDITORIAL_MIN_INDICATORS, editorial_site
 from agent.offline.findings import RuleEvidence, build_findings
 from agent.offline.indicators import IndicatorScorer
 from agent.offline.mismatch import mismatch_finding
@@ -66,7 +67,9 @@ class OfflineAssessor:
         pages = request.pages or request.crawl.pages
         snippets = site_snippets(pages)
         status = site_status(pages, snippets)
-        findings, evidence = build_findings(self.scorer.score(snippets, request.corpus))
+        # On a publisher's site one indicator alone is a topic it covers, not a sale.
+        need = EDITORIAL_MIN_INDICATORS if editorial_site(snippets) else 1
+        findings, evidence = build_findings(self.scorer.score(snippets, request.corpus), need)
         strong = _category_snippets(findings, evidence, self.reject_min_confidence)
         mismatch = mismatch_finding(request.merchant, snippets, strong, request.corpus)
         if mismatch is not None:

@@ -159,14 +159,31 @@ def rationale(evidence: RuleEvidence, title: str) -> str:
     return "; ".join(parts)[:2000]
 
 
-def build_findings(hits: Iterable[SnippetHit]) -> tuple[list[Finding], list[RuleEvidence]]:
-    """Findings for every rule with positive evidence, and the evidence behind each rule."""
+def distinct_indicators(evidence: RuleEvidence) -> int:
+    """How many different positive indicators of the rule were met; a `re:` pattern (a
+    quantified offer: "22 % de THC", "$3 per spin") counts as enough on its own."""
+    labels = {label for hit in evidence.positive for label in hit.evidence}
+    if any(label.startswith("re:") for label in labels):
+        return max(len(labels), 2)
+    return len(labels)
+
+
+def build_findings(
+    hits: Iterable[SnippetHit], min_indicators: int = 1
+) -> tuple[list[Finding], list[RuleEvidence]]:
+    """Findings for every rule with positive evidence, and the evidence behind each rule.
+
+    `min_indicators`: distinct positive indicators a rule needs (2 on an editorial site,
+    where one phrase alone is a topic mention: agent/offline/editorial.py).
+    """
     grouped = group_by_rule(hits)
     totals = category_weights(grouped)
     findings = []
     for evidence in grouped:
         total = effective_weight(evidence, totals)
         if not evidence.positive or total < MIN_WEIGHT:
+            continue
+        if distinct_indicators(evidence) < min_indicators:
             continue
         rule = evidence.rule
         findings.append(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
 from agent.offline.snippets import Snippet
-from agent.offline.textmatch import any_of, phrase_pattern
+from agent.offline.textmatch import any_of, phrase_pattern, words
 from merchant_review.pages import PageSnapshot
 from merchant_review.verdict import SiteStatus
 
@@ -78,6 +80,14 @@ class StatusReport:
     reason: str | None  # why the site is not operating, in words; None when it is
     words: int  # words of citable text on the ok pages
     ok_pages: int
+    # The same text's content words (English function words left out): how much a page
+    # says, whether or not its text kept its function words (agent/offline/outcome.py).
+    content_words: int = 0
+
+
+def content_words(snippets: list[Snippet]) -> int:
+    """Words of the snippets that are not English function words ("the", "our", "with")."""
+    return sum(1 for s in snippets for w in words(s.folded) if w not in ENGLISH_STOP_WORDS)
 
 
 def _first_match(pattern: re.Pattern[str], snippets: list[Snippet]) -> Snippet | None:
@@ -106,8 +116,8 @@ def site_status(pages: list[PageSnapshot], snippets: list[Snippet]) -> StatusRep
             notice = _first_match(pattern, snippets)
             if notice is not None and (len(ok) <= FEW_PAGES or notice.kind in PROMINENT):
                 reason = f"the site is {status.value.replace('_', ' ')}: {notice.text[:120]!r}"
-                return StatusReport(status, reason, word_count, len(ok))
+                return StatusReport(status, reason, word_count, len(ok), content_words(snippets))
     if word_count < EMPTY_WORDS:
         reason = f"the site shows almost no text ({word_count} words on {len(ok)} page(s))"
-        return StatusReport(SiteStatus.EMPTY, reason, word_count, len(ok))
-    return StatusReport(SiteStatus.OPERATING, None, word_count, len(ok))
+        return StatusReport(SiteStatus.EMPTY, reason, word_count, len(ok), content_words(snippets))
+    return StatusReport(SiteStatus.OPERATING, None, word_count, len(ok), content_words(snippets))
