@@ -16,15 +16,32 @@ from merchant_review.settings import Settings
 from merchant_review.storage import Store
 
 SERVE = """
-import json, sys
+import json, resource, sys
 from pathlib import Path
 from merchant_review.sitehost import SiteHost
 with SiteHost() as host:
     for root in sorted(Path(sys.argv[1]).iterdir()):
         host.add_site(root.name, root)
     print(json.dumps(host.origin_overrides()), flush=True)
-    sys.stdin.read()  # serve until the benchmark closes our stdin
+    for _ in sys.stdin:  # each line asks for our CPU seconds; serve until stdin closes
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        print(used.ru_utime + used.ru_stime, flush=True)
 """
+
+
+@dataclass
+class Server:
+    """The site server process: its origin overrides, and its CPU time on request."""
+
+    process: subprocess.Popen[str]
+    overrides: dict[str, str]
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server has used so far (its share of the 2 cores)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("cpu\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
 
 
 @dataclass
@@ -33,17 +50,21 @@ class Bench:
     merchants: list[Merchant]
     store: Store
     settings: Settings
+    server: Server
 
 
 @contextmanager
-def served_sites(sites: Path) -> Iterator[dict[str, str]]:
-    """Serve every site under `sites` from a child process; its origin overrides."""
+def served_sites(sites: Path) -> Iterator[Server]:
+    """Serve every site under `sites` from a child process."""
     server = subprocess.Popen(  # noqa: S603 (this interpreter, our own script)
-        [sys.executable, "-c", SERVE, str(sites)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, "-c", SERVE, str(sites)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert server.stdout is not None
-        yield json.loads(server.stdout.readline())
+        yield Server(server, json.loads(server.stdout.readline()))
     finally:
         assert server.stdin is not None
         server.stdin.close()
@@ -59,10 +80,10 @@ def bench(count: int, database_url: str | None = None, **settings: object) -> It
         url = database_url or f"sqlite:///{folder / 'bench.db'}"
         store = Store(url)
         store.import_merchants(m.record for m in merchants)
-        with served_sites(folder / "sites") as overrides:
+        with served_sites(folder / "sites") as server:
             base = Settings(database_url=url, **settings)  # type: ignore[arg-type]
             crawl = base.crawl.model_copy(
-                update={"origin_overrides": overrides, "allow_private": ["127.0.0.1"]}
+                update={"origin_overrides": server.overrides, "allow_private": ["127.0.0.1"]}
             )
-            yield Bench(folder, merchants, store, base.model_copy(update={"crawl": crawl}))
+            yield Bench(folder, merchants, store, base.model_copy(update={"crawl": crawl}), server)
         store.close()

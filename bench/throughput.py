@@ -48,24 +48,28 @@ def main() -> None:
     with bench(args.merchants, args.database_url, engine="offline", batch=batch) as b:
         engine = service.Engine.from_settings(b.settings)
         run = service.create(b.settings, b.store, Selection(all=True), engine, force=False)
-        started, cpu = time.perf_counter(), _cpu_s()
+        server = b.server.cpu_s()
+        started, (user, system) = time.perf_counter(), _cpu_s()
         helpers = [_helper(run.id, b.settings.model_dump_json()) for _ in range(args.processes - 1)]
         service.run_here(b.settings, b.store, run, engine)
-        cpu = _cpu_s() - cpu + sum(_helper_cpu_s(helper) for helper in helpers)
+        user, system = (end - start for end, start in zip(_cpu_s(), (user, system), strict=True))
+        cpu = user + system + sum(_helper_cpu_s(helper) for helper in helpers)
         elapsed = time.perf_counter() - started
+        server = b.server.cpu_s() - server
         statuses = summarize(b.store, run.id).statuses
-    rate = args.merchants / elapsed
+    rate, per = args.merchants / elapsed, 1000 / args.merchants
     print(
         f"offline throughput: {args.merchants} merchants (6-page sites), concurrency "
         f"{args.concurrency} x {args.processes} process(es): {elapsed:.1f} s, "
-        f"{rate:.1f} merchants/s; review CPU {1000 * cpu / args.merchants:.0f} ms per merchant "
-        f"({statuses})"
+        f"{rate:.1f} merchants/s; review CPU {per * cpu:.0f} ms per merchant (this process: "
+        f"user {per * user:.0f}, system {per * system:.0f}); site server CPU "
+        f"{per * server:.0f} ms per merchant ({statuses})"
     )
 
 
-def _cpu_s() -> float:
+def _cpu_s() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF)
-    return own.ru_utime + own.ru_stime
+    return own.ru_utime, own.ru_stime
 
 
 def _helper_cpu_s(helper: subprocess.Popen[str]) -> float:
