@@ -13,6 +13,7 @@ and the connection dials exactly those, so a second, different DNS answer is nev
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -58,9 +59,29 @@ class Destination:
 
 def override_origin(host: str, settings: CrawlSettings) -> str | None:
     """The override origin for a host; `www.HOST` follows `HOST` when only that is listed."""
-    overrides = {name.lower(): origin for name, origin in settings.origin_overrides.items()}
+    if not settings.origin_overrides:
+        return None
     host = host.lower().rstrip(".")
+    overrides = _lowered(settings.origin_overrides)
     return overrides.get(host) or overrides.get(host.removeprefix("www."))
+
+
+def _lowered(overrides: dict[str, str]) -> dict[str, str]:
+    """`overrides` keyed by lower-case name, rebuilt only when the mapping changed.
+
+    Every request is checked, and a benchmark or eval run overrides hundreds of hosts:
+    lower-casing the whole table for each request cost more than the check itself.
+    """
+    global _LOWERED
+    source, snapshot, lowered = _LOWERED
+    if source is not overrides or snapshot != overrides:  # another, or a changed, mapping
+        snapshot = dict(overrides)
+        lowered = {name.lower(): origin for name, origin in snapshot.items()}
+        _LOWERED = (overrides, snapshot, lowered)
+    return lowered
+
+
+_LOWERED: tuple[dict[str, str] | None, dict[str, str], dict[str, str]] = (None, {}, {})
 
 
 def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
@@ -85,7 +106,12 @@ def is_public_address(ip: IPAddress) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def _parse_allow_list(entries: list[str]) -> tuple[set[str], list[IPNetwork]]:
+def _parse_allow_list(entries: list[str]) -> tuple[frozenset[str], tuple[IPNetwork, ...]]:
+    return _parsed_allow_list(tuple(entries))
+
+
+@functools.lru_cache(maxsize=64)  # parsed once per list, not at every request
+def _parsed_allow_list(entries: tuple[str, ...]) -> tuple[frozenset[str], tuple[IPNetwork, ...]]:
     names: set[str] = set()
     networks: list[IPNetwork] = []
     for entry in entries:
@@ -94,7 +120,7 @@ def _parse_allow_list(entries: list[str]) -> tuple[set[str], list[IPNetwork]]:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
             names.add(entry.lower().rstrip("."))
-    return names, networks
+    return frozenset(names), tuple(networks)
 
 
 def _split(url: str) -> SplitResult:
@@ -131,6 +157,9 @@ def _literal(host: str) -> IPAddress | None:
 
 async def resolve(host: str, port: int, timeout_s: float) -> tuple[IPAddress, ...]:
     """All addresses a host name resolves to, without blocking the event loop."""
+    literal = _literal(host)
+    if literal is not None:  # what getaddrinfo would answer, without its thread hop
+        return (literal,)
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(timeout_s):

@@ -15,6 +15,8 @@ pool still keeps one site's connections apart from another's.
 from __future__ import annotations
 
 import ipaddress
+import select
+import socket
 import ssl
 import typing
 from collections import OrderedDict
@@ -69,10 +71,11 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:
             self.dialled.append((address, port))
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     address, port, timeout=timeout, local_address=local_address,
                     socket_options=socket_options,
                 )  # fmt: skip
+                return _PooledStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc  # try the next approved address, as a resolver-driven dial would
         raise last or httpcore.ConnectError(f"no address for {host}:{port}")
@@ -89,6 +92,55 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     async def sleep(self, seconds: float) -> None:
         """Delegate (httpcore uses it between its own retries)."""
         await self._inner.sleep(seconds)
+
+
+def _readable(sock: socket.socket | None) -> bool:
+    """Would a read return at once? (data, or the b"" of a peer that hung up)"""
+    fd = sock.fileno() if sock is not None else -1
+    if fd < 0:
+        return True  # a closed socket: the next read ends the connection
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _PooledStream(httpcore.AsyncNetworkStream):
+    """The dialled stream, with a cheap "is_readable" for httpcore's pool.
+
+    Before every request httpcore's pool asks each idle connection whether it has
+    expired, which asks the stream whether its socket is readable; anyio answers by
+    building its whole table of socket attributes (a getpeername system call among
+    them) each time. The raw socket is looked up once here instead; the answer (a
+    poll of that socket) is the same.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+    ) -> httpcore.AsyncNetworkStream:
+        """TLS over the same socket (whose readability the wrapper keeps answering)."""
+        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _PooledStream(tls)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        if info == "is_readable":
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
 
 
 def pinned_transport(
