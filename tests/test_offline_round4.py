@@ -7,7 +7,7 @@ import pytest
 
 from agent.offline import site_snippets
 from agent.offline.editorial import editorial_markers, editorial_site, sells
-from agent.offline.outcome import THIN_CONTENT_WORDS
+from agent.offline.outcome import THIN_CONTENT_WORDS, THIN_WORDS
 from agent.offline.site_status import content_words, site_status
 from merchant_review.pages import PageSnapshot
 from merchant_review.taxonomy import Category, Decision
@@ -25,6 +25,10 @@ CUP_STORY = (
     "Both goals came after the break, and the visitors pressed hard until the last whistle. "
     "The manager praised the young defenders and said the squad would rest before the "
     "league restarts next month.",
+)
+ABOUT = (
+    "About us",
+    "We are a small team that has run this site since 2015 from a shared office in town.",
 )
 BETTING_TIPS = (
     "Latest news\nHeadlines\nOpinion: the derby\nBetting tips for the weekend\n"
@@ -67,20 +71,25 @@ def test_content_words_leave_function_words_out() -> None:
     assert content_words(snippets) == 3  # ship, teas, care
 
 
-async def test_a_thin_page_is_counted_in_content_words() -> None:
-    # 70 words of ordinary copy, under half of them content words: still too thin.
-    copy = "We are so happy that you are here with us and we hope that you will like it. " * 4
+async def test_a_thin_page_is_counted_in_words_and_content_words() -> None:
+    # 63 words of ordinary copy, under half of them content words: too thin.
+    copy = "We are so happy that you are here with us and we hope that you will like it. " * 3
     thin = _one_page(copy + "Our shop is for you and all of your family and friends.")
     status = site_status(thin, site_snippets(thin))
-    assert status.words >= 70 and status.content_words < THIN_CONTENT_WORDS
+    assert status.words < THIN_WORDS and status.content_words < THIN_CONTENT_WORDS
     assert decision(await assess(thin)) is Decision.ESCALATE
-    # The same length in content words (a text without function words) is not thin.
+    # As many words without function words (a stripped text dump) is not thin.
     dense = " ".join(f"tea{n} kettle{n} cup{n}" for n in range(22))
     rich = _one_page(dense)
     status = site_status(rich, site_snippets(rich))
     assert status.status is SiteStatus.OPERATING
-    assert status.content_words >= THIN_CONTENT_WORDS
+    assert status.words < THIN_WORDS and status.content_words >= THIN_CONTENT_WORDS
     assert decision(await assess(rich)) is Decision.APPROVE
+    # Ordinary copy of THIN_WORDS words or more is not thin, however few content words.
+    longer = _one_page(copy * 2)
+    status = site_status(longer, site_snippets(longer))
+    assert status.words >= THIN_WORDS and status.content_words < THIN_CONTENT_WORDS
+    assert decision(await assess(longer)) is Decision.APPROVE
 
 
 @pytest.mark.parametrize(
@@ -97,3 +106,24 @@ async def test_a_thin_page_is_counted_in_content_words() -> None:
 )
 def test_commerce_pages_are_crawled_first(url: str, priority: int) -> None:
     assert link_priority(url) == priority
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Europes best weed and hash, shipped worldwide.",
+        "Indoor strains and outdoor strains, grown by our own farmers.",
+        "We have over 30 strands of weed from our own farmers.",
+        "The worlds best opiates, in stock now.",
+        "Pure gamma-butyrolactone, sold as a wheel cleaner.",
+    ],
+)
+async def test_round4_darknet_families_make_a_finding(sentence: str) -> None:
+    pages = site("green.example", {"/": ("Green", sentence), "/about/": ABOUT})
+    assert Category.ILLEGAL_DRUGS in categories(await assess(pages))
+
+
+async def test_meth_in_a_news_report_is_no_finding() -> None:
+    report = "Police seized meth worth two million dollars, the news agency reported."
+    pages = site("city-news.example", {"/": ("City News", report), "/about/": ABOUT})
+    assert Category.ILLEGAL_DRUGS not in categories(await assess(pages))

@@ -32,10 +32,11 @@ WEAK_ONLY_CONFIDENCE = 0.5
 DEFAULT_APPROVE_MIN_CONFIDENCE = 0.5  # mirrors Settings.approve_min_confidence
 CONFLICT_FACTOR = 0.9
 FULL_TEXT_WORDS = 300  # a site with this much text is not thin
-# A single page saying less than this is a thin site: 80 words of ordinary text, counted
-# in content words (80 x 0.736, the content share of the dev TRAIN pages) so that a page
-# whose text lost its function words (a search snippet, a stripped text dump) is not
-# thinner than the same page in full.
+# A single page is a thin site when it has fewer than THIN_WORDS words and fewer than
+# THIN_CONTENT_WORDS content words (80 x 0.736, the content share of the dev TRAIN pages):
+# a page whose text lost its function words (a stripped text dump) is then no thinner
+# than the same page in full, and no page of ordinary text is thinner than before.
+THIN_WORDS = 80
 THIN_CONTENT_WORDS = 59
 THIN_CONFIDENCE = 0.45  # below the usual approve threshold (0.5): a person should look
 LOOKALIKE_PENALTY, LOOKALIKE_CAP = 0.04, 0.12
@@ -58,7 +59,11 @@ def approve_confidence(status: StatusReport, evidence: list[RuleEvidence]) -> fl
     `evidence` holds what the scorer saw for rules that made no finding: cancelled
     lookalike hits and stray indicators too weak to act on each cost a little.
     """
-    if status.ok_pages <= 1 and status.content_words < THIN_CONTENT_WORDS:
+    if (
+        status.ok_pages <= 1
+        and status.words < THIN_WORDS
+        and status.content_words < THIN_CONTENT_WORDS
+    ):
         richness = THIN_CONFIDENCE  # one short page: too little to vouch for a business
     else:
         richness = (
