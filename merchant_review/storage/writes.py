@@ -9,12 +9,15 @@ taken in the same order, review chain then ledger, so two writers cannot deadloc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 
 from merchant_review.chain import entry_hash, seal
 from merchant_review.storage.blobs import EncodedContent
@@ -44,8 +47,76 @@ def locked_head(session: Session, chain_id: str) -> ChainHeadRow | None:
     return session.scalars(_LOCKED_HEAD, {"chain_id": chain_id}).one_or_none()
 
 
+@dataclass
+class Head:
+    """A chain's tip as this transaction found it (locked) and moves it."""
+
+    chain_id: str
+    length: int
+    head_hash: str
+
+
+# The audit path reads and moves chain heads and inserts records with Core statements:
+# the ORM's unit of work (identity map, dirty tracking, flush ordering) cost more than
+# the writes themselves, for records that are only ever inserted.
+_HEADS: Table = ChainHeadRow.__table__  # type: ignore[assignment]
+_LOCKED_TIP = (
+    select(_HEADS.c.length, _HEADS.c.head_hash)
+    .where(_HEADS.c.chain_id == bindparam("chain_id"))
+    .with_for_update()
+)
+_MOVE_TIP = (
+    update(_HEADS)
+    .where(_HEADS.c.chain_id == bindparam("tip_chain"))
+    .values(length=bindparam("tip_length"), head_hash=bindparam("tip_hash"))
+)
+
+
+def _locked_tip(session: Session, chain_id: str) -> Head | None:
+    found = session.execute(_LOCKED_TIP, {"chain_id": chain_id}).first()
+    return Head(chain_id, found.length, found.head_hash) if found is not None else None
+
+
+def _move(session: Session, head: Head) -> None:
+    session.execute(
+        _MOVE_TIP,
+        {"tip_chain": head.chain_id, "tip_length": head.length, "tip_hash": head.head_hash},
+    )
+
+
+_Shape = tuple[Table, tuple[tuple[str, str], ...]]
+_SHAPES: dict[type, _Shape] = {}
+
+
+def _columns(model: type) -> _Shape:
+    """A mapped class's table and its (attribute, column) names, looked up once."""
+    shape = _SHAPES.get(model)
+    if shape is None:
+        mapper: Mapper[Any] = sa_inspect(model)
+        pairs = tuple((prop.key, prop.columns[0].key) for prop in mapper.column_attrs)
+        table = mapper.local_table
+        assert isinstance(table, Table)  # every audit class maps one table
+        shape = _SHAPES[model] = (table, pairs)
+    return shape
+
+
+def insert_records(session: Session, records: Sequence[object]) -> None:
+    """INSERT mapped objects as they are, in order, one executemany per table and shape.
+
+    Only attributes that were set are written (an unset one is left to the database, as
+    the ORM would leave it), so what is stored is what the ORM would have stored.
+    """
+    groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for record in records:
+        table, pairs = _columns(type(record))
+        values = {col: record.__dict__[attr] for attr, col in pairs if attr in record.__dict__}
+        groups.setdefault((table, tuple(values)), []).append(values)
+    for (table, _shape), rows in groups.items():
+        session.execute(insert(table), rows)
+
+
 def _ledger(session: Session, review_id: str, kind: str, record: Chained) -> None:
-    head = locked_head(session, LEDGER_CHAIN)
+    head = _locked_tip(session, LEDGER_CHAIN)
     if head is None:  # made by the migration: its absence means a damaged schema
         raise StorageError("the audit ledger has no head row: the schema is damaged")
     entry = LedgerRow(
@@ -58,22 +129,22 @@ def _ledger(session: Session, review_id: str, kind: str, record: Chained) -> Non
         prev_hash=head.head_hash,
     )
     entry.entry_hash = entry_hash(entry)
-    session.add(entry)
+    insert_records(session, [entry])
     head.length, head.head_hash = entry.position, entry.entry_hash
+    _move(session, head)
 
 
 def open_review(session: Session, review: ReviewRow) -> None:
     """Start a review's chain with its review row (#0), and enter it in the ledger."""
     seal(review, 0, "")
-    session.add(review)
-    session.add(ChainHeadRow(chain_id=review.id, length=1, head_hash=review.row_hash))
-    session.flush()  # the ledger entry refers to the review row
+    head = ChainHeadRow(chain_id=review.id, length=1, head_hash=review.row_hash)
+    insert_records(session, [review, head])  # the ledger entry refers to the review row
     _ledger(session, review.id, "review", review)
 
 
-def locked_review_head(session: Session, review_id: str) -> ChainHeadRow:
+def locked_review_head(session: Session, review_id: str) -> Head:
     """The review's chain head, locked; UnknownReview when there is no such review."""
-    head = locked_head(session, review_id)
+    head = _locked_tip(session, review_id)
     if head is None:
         raise UnknownReview(f"no review {review_id!r} in the audit log")
     return head
@@ -85,20 +156,22 @@ def append(
     rows: list[Chained],
     *,
     ledger_kind: str | None = None,
-    head: ChainHeadRow | None = None,
+    head: Head | None = None,
 ) -> None:
     """Add records to the end of a review's chain; `ledger_kind` also seals the last one.
 
     `head`: the chain head this transaction already locked (saves reading it again).
     """
+    if not rows:
+        return
     head = head or locked_review_head(session, review_id)
     for row in rows:
         row.review_id = review_id
         seal(row, head.length, head.head_hash)
-        session.add(row)
         head.length, head.head_hash = head.length + 1, row.row_hash
-    if ledger_kind is not None and rows:
-        session.flush()
+    insert_records(session, rows)
+    _move(session, head)
+    if ledger_kind is not None:
         _ledger(session, review_id, ledger_kind, rows[-1])
 
 
