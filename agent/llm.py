@@ -18,7 +18,7 @@ from agent.assessor import AssessmentRequest
 from agent.llm_cache import DiskResponseCache, ResponseCache
 from agent.llm_calls import ModelCaller, ModelCallError, RetryPolicy
 from agent.llm_context import opening_messages
-from agent.llm_evidence import Rater, default_rater
+from agent.llm_evidence import Rater, versioned_default_rater
 from agent.llm_loop import Conversation
 from agent.llm_schema import SubmittedVerdict, VerdictError
 from agent.prompts import PromptSet
@@ -70,8 +70,15 @@ class LLMAssessor:
         if cache is None and settings.cache_dir is not None:
             cache = DiskResponseCache(settings.cache_dir)
         self._cache = cache
-        # Snippets the offline snippet model rates as evidence join the excerpts.
-        self._rater = rater if rater is not None else default_rater()
+        # Snippets the offline snippet model rates as evidence join the excerpts, so its
+        # artefact's version is part of the prompt version (an injected rater: "custom").
+        self._rater, rater_version = rater, "custom"
+        if rater is None:
+            shipped = versioned_default_rater()
+            self._rater, rater_version = shipped if shipped is not None else (None, "none")
+        self._prompt_version = prompts.version
+        if settings.context == "excerpts":
+            self._prompt_version += f"+snippets-{rater_version}"
 
     @property
     def engine(self) -> str:
@@ -79,7 +86,8 @@ class LLMAssessor:
 
     @property
     def prompt_version(self) -> str:
-        return self._prompts.version
+        """The prompt files' version, and in excerpts mode the snippet model's."""
+        return self._prompt_version
 
     @property
     def model_name(self) -> str | None:

@@ -24,7 +24,8 @@ from agent.assessor import AssessmentRequest
 from agent.llm_evidence import Excerpt, Rater, select_evidence
 from agent.prompts import PromptSet
 from merchant_review.pages import CrawlReport, PageSnapshot
-from merchant_review.policy import RetrievedRule
+from merchant_review.policy import PolicyRule, RetrievedRule
+from merchant_review.verdict import Finding, PageCitation
 
 BLOCK_TAGS = ("untrusted_page", "merchant_record", "offline_leads")
 
@@ -65,36 +66,71 @@ def excerpt_block(excerpt: Excerpt) -> str:
     return f"<untrusted_page {attributes}>\n{body}\n</untrusted_page>"
 
 
-def rule_entries(rules: list[RetrievedRule], detailed: frozenset[str] | None) -> list[Any]:
-    """The candidate rules for the prompt: every summary in full (detailed None), or in
-    full only for the rules the shown evidence meets and as one line for the others (the
+def rule_line(rule: PolicyRule, *, detailed: bool) -> str:
+    """One candidate rule as a prompt line: its id (which starts with its category) and
+    title, and when detailed its description and lookalikes too."""
+    line = f"- {rule.id}: {rule.title}"
+    if not detailed:
+        return line
+    lookalikes = "; ".join(f'"{example}"' for example in rule.examples.not_violating)
+    return f"{line}. {rule.description}" + (f" Not violations: {lookalikes}" if lookalikes else "")
+
+
+def rule_lines(rules: list[RetrievedRule], detailed: frozenset[str] | None) -> str:
+    """The candidate rules, one per line: every one in full (detailed None), or in full
+    only for the rules the shown evidence meets and as id and title for the others (the
     model reads any rule in full with search_policies)."""
-    if detailed is None:
-        return [hit.rule.summary() for hit in rules]
-    return [
-        hit.rule.summary()
-        if hit.rule.id in detailed
-        else f"{hit.rule.id} ({hit.rule.category.value}): {hit.rule.title}"
-        for hit in rules
-    ]
+    return "\n".join(
+        rule_line(hit.rule, detailed=detailed is None or hit.rule.id in detailed) for hit in rules
+    )
+
+
+def lead_lines(leads: list[Finding]) -> str:
+    """Offline leads, one citation per line (neutralised: quotes are page text)."""
+    lines = []
+    for lead in leads:
+        for citation in lead.citations:
+            if isinstance(citation, PageCitation):
+                cited = f'{citation.url} "{citation.quote}"'
+            else:
+                cited = f"record {citation.field}: {citation.value}"
+            lines.append(f"- {lead.rule_id} ({lead.confidence:.2f}): {cited}")
+    return neutralise("\n".join(lines))
+
+
+_TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " · ", " :: ")
+
+
+def _site_suffix(titles: list[str]) -> str:
+    """The "| Site name" ending most page titles share (said once, not on every line)."""
+    endings: dict[str, int] = {}
+    for title in titles:
+        for separator in _TITLE_SEPARATORS:
+            cut = title.rfind(separator)
+            if cut > 0:
+                endings[title[cut:]] = endings.get(title[cut:], 0) + 1
+    suffix, count = max(endings.items(), key=lambda item: item[1], default=("", 0))
+    return suffix if count >= 2 else ""
 
 
 def crawl_summary(crawl: CrawlReport, pages: list[PageSnapshot], *, outline: bool = False) -> str:
-    """What the crawl did, for the model to judge the site status (neutralised)."""
+    """What the crawl did, for the model to judge the site status (neutralised); with
+    `outline`, each usable page's path and title (what fetch_page can ask for)."""
     ok = [page for page in pages if page.ok]
-    lines = [
-        f"Start URL: {crawl.start_url}",
-        f"Pages fetched: {len(pages)} ({len(ok)} usable)",
-    ]
+    lines = [f"Crawl from {crawl.start_url}: {len(pages)} pages fetched, {len(ok)} usable."]
     if crawl.stopped_because:
-        lines.append(f"Crawl stopped because: {crawl.stopped_because}")
+        lines.append(f"Stopped because: {crawl.stopped_because}")
     if crawl.skipped:
         lines.append(f"URLs skipped: {len(crawl.skipped)}")
+    suffix = _site_suffix([page.title or "" for page in ok]) if outline else ""
+    if suffix:
+        lines.append(f'Page titles below end in "{suffix.strip()}".')
     for page in pages:
         if page.ok and outline:
             # The path is enough to ask for the page; excerpts carry the full URL to cite.
             path = urlsplit(page.url).path or "/"
-            lines.append(f"Fetched: {path} ({page.title or 'untitled'})")
+            title = (page.title or "untitled").removesuffix(suffix) if suffix else page.title
+            lines.append(f"{path} ({title or 'untitled'})")
         elif not page.ok:
             error = f", {page.error}" if page.error else ""
             lines.append(f"Failed: {page.url} (status {page.status}{error})")
@@ -111,12 +147,11 @@ def task_values(
 ) -> dict[str, Any]:
     """The values review_task.md is rendered with.
 
-    website, merchant (JSON or None), rules (JSON or ""), leads (JSON or ""), crawl
+    website, merchant (JSON or None), rules (lines or ""), leads (lines or ""), crawl
     (summary text) and pages (the page blocks, or "" when none could be fetched).
     """
     merchant = request.merchant
     record = merchant.fields(include_personal=include_personal) if merchant else None
-    leads = [lead.model_dump(mode="json") for lead in request.leads]
     detailed: frozenset[str] | None = None
     if evidence_chars is None:
         pages = [page_block(page, max_page_chars) for page in request.pages if page.ok]
@@ -132,14 +167,13 @@ def task_values(
         pages = [excerpt_block(excerpt) for excerpt in evidence.excerpts]
         detailed = evidence.rule_ids | {lead.rule_id for lead in request.leads}
     excerpts = evidence_chars is not None
-    rules = rule_entries(request.rules, detailed)
     return {
         "website": neutralise(request.website),
-        "merchant": neutralise(to_json(record)) if record is not None else None,
-        # One line in both modes: indentation would only cost tokens (and would make the
+        # One line, in both modes: indentation would only cost tokens (and would make the
         # whole-page baseline of bench.tokens look bigger than it need be).
-        "rules": to_json(rules, indent=None) if rules else "",
-        "leads": neutralise(to_json(leads)) if leads else "",
+        "merchant": neutralise(to_json(record, indent=None)) if record is not None else None,
+        "rules": rule_lines(request.rules, detailed),
+        "leads": lead_lines(request.leads),
         "crawl": crawl_summary(request.crawl, request.pages, outline=excerpts),
         "pages": "\n\n".join(pages),
         "excerpts": excerpts,

@@ -20,14 +20,21 @@ quotable verbatim. The model asks for more with `search_site_text` and `fetch_pa
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import bm25s
+from bm25s.stopwords import (
+    STOPWORDS_EN_PLUS,
+    STOPWORDS_FRENCH,
+    STOPWORDS_GERMAN,
+    STOPWORDS_SPANISH,
+)
 
-from agent.offline.indicators import compiled
+from agent.offline.indicators import Role, compiled
 from agent.offline.model import (
     DEFAULT_MODEL_PATH,
     ModelError,
@@ -36,9 +43,9 @@ from agent.offline.model import (
     load_model,
 )
 from agent.offline.snippets import Snippet, site_snippets
-from agent.offline.textmatch import canonical_words, fold_for_match
+from agent.offline.textmatch import canonical, canonical_words, fold_for_match, words
 from merchant_review.pages import PageSnapshot, fold
-from merchant_review.policy import PolicyCorpus, RetrievedRule
+from merchant_review.policy import PolicyCorpus, PolicyRule, RetrievedRule
 from merchant_review.verdict import Finding, PageCitation
 
 # Outline kinds, in the order they are worth showing when the budget allows.
@@ -52,6 +59,19 @@ RATED_MIN = 0.5  # a rating from which a snippet is shown as evidence (recall, n
 RATED_KINDS = frozenset({"heading", "product", "text", "faq", "terms"})
 CARD_SPAN = 3  # lines looked at around an evidence snippet for its product card
 BM25_TOP = 8  # snippets taken from the rule-text ranking before the page outline
+OUTLINE_SHARE = 0.25  # of the budget, at most, for the outline once the evidence is in
+RULE_LIKE_TOP = 8  # sentences most like some rule's wording, shown right after the evidence
+# Kinds a sentence's likeness to a rule can show: navigation, footers, images (alt texts
+# repeating a product name) and meta descriptions (repeating page text) add nothing.
+RULE_LIKE_KINDS = frozenset({"heading", "product", "text", "faq", "terms"})
+_CURRENCY = re.compile(r"[$€£¥]")
+_DIGIT = re.compile(r"\d")
+# British spellings folded to American ones, in rule texts and page text alike, so an
+# indicator written "unauthorized" meets a page's "unauthorised" ("flavour"/"flavor" too).
+_US_SPELLING = (
+    (re.compile(r"(?<=\w{3})is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"),
+    (re.compile(r"(?<=\w{3})our(s|ed|ing|ite|ites)?$"), r"or\1"),
+)
 
 
 @dataclass(frozen=True)
@@ -71,10 +91,16 @@ class Evidence:
 
 
 def _indicator_matches(snippets: Sequence[Snippet], corpus: PolicyCorpus) -> list[set[str]]:
-    """For each snippet, the ids of the rules whose indicators it meets."""
+    """For each snippet, the ids of the rules whose positive or supporting indicators it
+    meets (a lookalike context alone, "we accept bank transfer", is no evidence)."""
     engine = compiled(corpus)
     return [
-        {engine.rules[rule].id for number in found for rule, _ in engine.indicators[number].uses}
+        {
+            engine.rules[rule].id
+            for number in found
+            for rule, role in engine.indicators[number].uses
+            if role is not Role.NEGATIVE
+        }
         for found in engine.match(snippets)
     ]
 
@@ -103,18 +129,146 @@ def _bm25_order(snippets: Sequence[Snippet], rules: Sequence[RetrievedRule]) -> 
     return [int(p) for p, s in zip(results[0], scores[0], strict=True) if float(s) > 0]
 
 
+def _spelling(token: str) -> str:
+    for pattern, replacement in _US_SPELLING:
+        token = pattern.sub(replacement, token)
+    return token
+
+
+# Function words of the corpus languages: "your", "the", "of" would otherwise make any
+# sentence resemble whichever rule's examples use them most.
+_STOPWORDS = frozenset(
+    fold_for_match(word)
+    for words in (STOPWORDS_EN_PLUS, STOPWORDS_SPANISH, STOPWORDS_GERMAN, STOPWORDS_FRENCH)
+    for word in words
+)
+
+
+def _words(text: str) -> list[str]:
+    """Canonical content words of a text, spelling-folded: the rule-likeness terms."""
+    folded = fold_for_match(text)
+    return [_spelling(canonical(w)) for w in words(folded) if w not in _STOPWORDS]
+
+
+def _rule_wording(rule: PolicyRule) -> str:
+    """What a rule's evidence says: its title, phrase indicators and violating examples
+    (descriptions and lookalikes are about the rule, not the words a page uses)."""
+    phrases = [p for p in (*rule.positive_indicators, *rule.supporting_indicators)]
+    return " ".join([rule.title, *(p for p in phrases if not p.startswith("re:")),
+                     *rule.examples.violating])  # fmt: skip
+
+
+def _benign_wording(corpus: PolicyCorpus) -> str:
+    """What the rules call lookalikes: negative indicators and not-violating examples."""
+    return " ".join(
+        text
+        for rule in corpus.rules
+        for text in (*rule.negative_indicators, *rule.examples.not_violating)
+        if not text.startswith("re:")
+    )
+
+
+@lru_cache(maxsize=4)  # per corpus object: a reloaded corpus is a new one
+def _rule_index(corpus: PolicyCorpus) -> bm25s.BM25:
+    """BM25 over the corpus's rules (one document each) and, last, one document of all
+    their lookalike wording; built once per corpus."""
+    documents = [_rule_wording(rule) for rule in corpus.rules] + [_benign_wording(corpus)]
+    index = bm25s.BM25()
+    index.index([_words(text) or ["_"] for text in documents], show_progress=False)
+    return index
+
+
+def rule_likeness(snippets: Sequence[Snippet], corpus: PolicyCorpus) -> list[float]:
+    """Each snippet's BM25 score against the corpus rule its words fit best, less its
+    score against the rules' lookalike wording.
+
+    Sentence-level retrieval against every rule (not only the candidates): a euphemism
+    no indicator lists often still shares the rare words of some rule's phrases or
+    examples ("unauthorised authentic" and "unauthorized authentic"; "quit your job"
+    and "quit your job in 30 days"). Shop text that merely shares a rule's everyday words
+    ("we accept Visa", "returns within 30 days") is what the lookalikes are made of.
+    """
+    index = _rule_index(corpus)
+    likeness = []
+    for snippet in snippets:
+        terms = list(dict.fromkeys(_words(snippet.text)))
+        scores = index.get_scores(terms) if terms else [0.0, 0.0]
+        likeness.append(float(max(scores[:-1])) - float(scores[-1]))
+    return likeness
+
+
+def _rule_like_order(snippets: Sequence[Snippet], corpus: PolicyCorpus | None) -> list[int]:
+    """The RULE_LIKE_TOP snippets (distinct texts, citable kinds) most like a rule."""
+    if corpus is None:
+        return []
+    likeness = rule_likeness(snippets, corpus)
+    ranked = sorted(range(len(snippets)), key=lambda p: (-likeness[p], p))
+    first: dict[str, int] = {}
+    for position in ranked:
+        if likeness[position] > 0 and snippets[position].kind in RULE_LIKE_KINDS:
+            first.setdefault(snippets[position].text, position)
+            if len(first) >= RULE_LIKE_TOP:
+                break
+    return list(first.values())
+
+
+def _catalogue(snippets: Sequence[Snippet]) -> list[int]:
+    """Product cards (a name over a price line), in page order: what the site sells,
+    which is evidence in itself when the whole catalogue is a category's goods."""
+    names = [
+        p
+        for p in range(len(snippets) - 1)
+        if snippets[p].kind == "heading"
+        and _priced(snippets[p + 1])
+        and snippets[p + 1].page == snippets[p].page
+    ]
+    return [line for name in names for line in _card(snippets, name)]
+
+
+def _priced(snippet: Snippet) -> bool:
+    """A price line: kind "product", or a short line of a number and a currency sign (a
+    trailing "€" at the end of a line is not always recognised as a product line)."""
+    if snippet.kind == "product":
+        return True
+    text = snippet.text
+    return (
+        len(text) <= 24 and _CURRENCY.search(text) is not None and _DIGIT.search(text) is not None
+    )
+
+
 def rank_snippets(
     snippets: Sequence[Snippet],
     matches: Sequence[set[str]],
     rules: Sequence[RetrievedRule],
     leads: Iterable[Finding],
     rater: Rater | None = None,
+    corpus: PolicyCorpus | None = None,
 ) -> list[int]:
     """Snippet positions, most worth showing first (each once)."""
-    order: list[int] = []
+    evidence, outline = ranked_tiers(snippets, matches, rules, leads, rater, corpus)
+    return list(dict.fromkeys([*evidence, *outline]))
+
+
+def ranked_tiers(
+    snippets: Sequence[Snippet],
+    matches: Sequence[set[str]],
+    rules: Sequence[RetrievedRule],
+    leads: Iterable[Finding],
+    rater: Rater | None = None,
+    corpus: PolicyCorpus | None = None,
+) -> tuple[list[int], list[int]]:
+    """Snippet positions in two tiers, each most worth showing first: the evidence (lead
+    quotes, indicator hits, rated snippets, the sentences most like a rule's wording,
+    each with its product card, then the catalogue's cards) and the outline (the BM25
+    ranking against the candidate rules, headings, the rest)."""
+    evidence: list[int] = []
     for position in _evidence_order(snippets, matches, leads, rater):
         # A hit with its product card: name, price and description together.
-        order += _card(snippets, position)
+        evidence += _card(snippets, position)
+    for position in _rule_like_order(snippets, corpus):
+        evidence += _card(snippets, position)
+    evidence += _catalogue(snippets)
+    order: list[int] = []
     related = _bm25_order(snippets, rules)
     for position in related[:BM25_TOP]:
         order += _card(snippets, position)
@@ -123,7 +277,9 @@ def rank_snippets(
     order += related[BM25_TOP:]
     for kind in OUTLINE_KINDS[2:]:
         order += [p for p, s in enumerate(snippets) if s.kind == kind]
-    return list(dict.fromkeys(order))  # first occurrence wins
+    evidence = list(dict.fromkeys(evidence))  # first occurrence wins
+    shown = set(evidence)
+    return evidence, [p for p in dict.fromkeys(order) if p not in shown]
 
 
 def _evidence_order(
@@ -206,24 +362,41 @@ def select_evidence(
     ok = [page for page in pages if page.ok]
     snippets = site_snippets(ok)
     matches = _indicator_matches(snippets, corpus)
+    evidence, outline = ranked_tiers(snippets, matches, rules, leads, rater, corpus)
     chosen: set[int] = set()
-    used = 0
     seen_text: set[str] = set()
-    for position in rank_snippets(snippets, matches, rules, leads, rater):
-        text = snippets[position].text
-        if text in seen_text:
-            continue  # boilerplate repeated on every page is shown once
-        if used + len(text) > budget_chars:
-            continue  # a shorter one further down may still fit
-        chosen.add(position)
-        seen_text.add(text)
-        used += len(text) + 1
+    used = _fill(snippets, evidence, budget_chars, chosen, seen_text)
+    # The outline gets what the evidence left, up to a share of the budget: a clean site
+    # has little evidence, and filling its budget with page text would only cost tokens.
+    _fill(snippets, outline, min(budget_chars - used, int(budget_chars * OUTLINE_SHARE)),
+          chosen, seen_text)  # fmt: skip
     by_page: dict[int, list[str]] = defaultdict(list)
     for position in sorted(chosen):
         by_page[snippets[position].page].append(snippets[position].text)
     excerpts = [Excerpt(ok[index], lines) for index, lines in sorted(by_page.items())]
     met = frozenset(rule for position in chosen for rule in matches[position])
     return Evidence(excerpts, met)
+
+
+def _fill(
+    snippets: Sequence[Snippet],
+    order: Sequence[int],
+    budget: int,
+    chosen: set[int],
+    seen_text: set[str],
+) -> int:
+    """Add snippets in `order` to `chosen` within `budget` characters; the characters used."""
+    used = 0
+    for position in order:
+        text = snippets[position].text
+        if text in seen_text:
+            continue  # boilerplate repeated on every page is shown once
+        if used + len(text) > budget:
+            continue  # a shorter one further down may still fit
+        chosen.add(position)
+        seen_text.add(text)
+        used += len(text) + 1
+    return used
 
 
 def model_rater(model: SnippetModel) -> Rater:
@@ -237,10 +410,19 @@ def model_rater(model: SnippetModel) -> Rater:
 
 def default_rater() -> Rater | None:
     """The shipped snippet model's rater, or None when there is no usable artefact."""
+    found = versioned_default_rater()
+    return found[0] if found is not None else None
+
+
+def versioned_default_rater() -> tuple[Rater, str] | None:
+    """The shipped snippet model's rater and its artefact version (a content hash), or
+    None when there is no usable artefact. The version goes into the prompt version: the
+    excerpts a model is shown depend on the artefact."""
     if not DEFAULT_MODEL_PATH.is_file():
         return None
     try:
-        return _load_rater(artefact_version(DEFAULT_MODEL_PATH))
+        version = artefact_version(DEFAULT_MODEL_PATH)
+        return _load_rater(version), version
     except (ModelError, OSError, ValueError, KeyError):
         return None  # a missing or foreign artefact: indicators and BM25 alone
 

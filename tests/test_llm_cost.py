@@ -149,7 +149,7 @@ async def test_the_agent_sees_excerpts_with_the_evidence_not_whole_pages(review:
     task = task_message(excerpts)
     assert THC_QUOTE in task  # the snippet that meets the rule's indicator
     assert f'<untrusted_page url="{SHOP}">' in task
-    assert "Fetched: /teas (untitled)" in task  # the outline names every page, for fetch_page
+    assert "\n/teas (untitled)\n" in task  # the outline names every page, for fetch_page
     assert "blend number 100 " in task_message(whole) and "blend number 100 " not in task
     assert len(task) < len(task_message(whole)) / 3
 

@@ -4,10 +4,23 @@ the compact verdict schema sent to the model."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from agent.llm_evidence import Rater, rank_snippets
+from agent.llm_evidence import (
+    OUTLINE_SHARE,
+    RULE_LIKE_TOP,
+    Rater,
+    _indicator_matches,
+    rank_snippets,
+    ranked_tiers,
+    rule_likeness,
+    select_evidence,
+)
 from agent.llm_schema import SubmittedVerdict, verdict_schema
-from agent.offline.snippets import Snippet, make_snippet
+from agent.offline.snippets import Snippet, make_snippet, site_snippets
+from merchant_review.pages import PageSnapshot
+from merchant_review.policy import PolicyCorpus, PolicyRule, RuleExamples
+from merchant_review.taxonomy import Category
 
 HOME = "https://shop.example/"
 PRODUCT = "https://shop.example/shop/box-mod.html"
@@ -97,3 +110,96 @@ def _valid(data: dict[str, object]) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- sentence-level likeness to the whole corpus, the catalogue, the budget ---------------
+
+
+def _corpus(tmp_path: Path) -> PolicyCorpus:
+    def rule(rule_id: str, category: Category, title: str, **lists: list[str]) -> PolicyRule:
+        return PolicyRule(
+            id=rule_id,
+            category=category,
+            tier=category.tier,
+            title=title,
+            description=f"{title}.",
+            positive_indicators=lists.get("positive", []),
+            negative_indicators=lists.get("negative", []),
+            examples=RuleExamples(
+                violating=lists.get("violating", []), not_violating=lists.get("benign", [])
+            ),
+        )
+
+    rules = [
+        rule(
+            "counterfeit_ip.replica_goods",
+            Category.COUNTERFEIT_IP,
+            "Replica branded goods",
+            positive=["unauthorized authentic", "1:1 replica"],
+            violating=["Mirror-quality replica handbags from the same factory."],
+            benign=["Pre-owned designer bags, authenticated by our experts."],
+        ),
+        rule(
+            "financial_services.money_transmission",
+            Category.FINANCIAL_SERVICES,
+            "Money transmission",
+            positive=["send money abroad"],
+            negative=["we accept", "payment methods"],
+            benign=["Payment methods: we accept Visa, Mastercard and bank transfer."],
+        ),
+    ]
+    # Its own version: compiled indicators are cached by corpus version.
+    return PolicyCorpus(rules, version="corpus-test-excerpts", source=tmp_path)
+
+
+def _page(lines: list[str]) -> PageSnapshot:
+    return PageSnapshot(url=TERMS, requested_url=TERMS, status=200, text="\n".join(lines))
+
+
+TERMS = "https://bags.example/terms.html"
+EUPHEMISM = "Designer sneakers: unauthorised authentic, same factory, same box."
+FILLER = [
+    f"Clause {n}: orders are packed with care and shipped within two days." for n in range(40)
+]
+
+
+def test_a_euphemism_worded_like_a_rule_is_selected_among_filler(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    page = _page([*FILLER[:20], EUPHEMISM, *FILLER[20:], "We accept Visa and PayPal."])
+    # No candidate rule, no indicator met ("unauthorised" is not "unauthorized"): only its
+    # likeness to a rule of the whole corpus (spelling folded) brings it.
+    assert not any(_indicator_matches(site_snippets([page]), corpus))
+    shown = select_evidence([page], corpus, [], [], budget_chars=400)
+    lines = [line for excerpt in shown.excerpts for line in excerpt.lines]
+    assert EUPHEMISM in lines
+    snippets = site_snippets([page])
+    likeness = dict(zip((s.text for s in snippets), rule_likeness(snippets, corpus), strict=True))
+    # Shop wording the rules list as lookalikes ranks below it.
+    assert likeness[EUPHEMISM] > likeness["We accept Visa and PayPal."]
+
+
+def test_the_catalogue_cards_come_with_the_evidence() -> None:
+    lines = [
+        (HOME, "Dollars américains", "heading", 0),
+        (HOME, "1 549,99 €", "heading", 0),  # a price line the snippet kinds miss
+        (HOME, "Commandez en ligne, livraison le lendemain.", "text", 0),
+        (HOME, "About us", "heading", 0),
+        (HOME, "We have exchanged currencies since 2013.", "text", 0),
+    ]
+    snippets = [make_snippet(url, text, kind, page) for url, text, kind, page in lines]
+    evidence, outline = ranked_tiers(snippets, [set()] * len(snippets), [], [])
+    assert [snippets[p].text for p in evidence] == [line[1] for line in lines[:3]]
+    assert 3 in outline
+
+
+def test_the_budget_is_respected_and_a_clean_site_does_not_fill_it(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    risky = _page([f"Send money abroad today, offer {n}." for n in range(60)])
+    shown = select_evidence([risky], corpus, [], [], budget_chars=500)
+    used = sum(len(line) + 1 for excerpt in shown.excerpts for line in excerpt.lines)
+    assert 400 < used <= 500
+    clean = _page(FILLER)
+    shown = select_evidence([clean], corpus, [], [], budget_chars=2000)
+    used = sum(len(line) + 1 for excerpt in shown.excerpts for line in excerpt.lines)
+    # No evidence: rule-like sentences, then the outline within its share of the budget.
+    assert used <= RULE_LIKE_TOP * max(map(len, FILLER)) + 2000 * OUTLINE_SHARE
