@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from merchant_review.storage.schema import NON_ACTING_TRIGGERS, EventRow, ReviewRow, VerdictRow
@@ -63,17 +63,43 @@ def _previous(review: ReviewRow, verdict: VerdictRow) -> PreviousReview:
     )
 
 
+# Only what a PreviousReview holds: the whole rows would also load (and parse) the
+# verdict's JSON, findings and all, and the redacted merchant record.
+_PREVIOUS_COLUMNS = (
+    ReviewRow.id, ReviewRow.merchant_id, ReviewRow.started_at, ReviewRow.engine,
+    ReviewRow.model, ReviewRow.prompt_version, ReviewRow.corpus_version, ReviewRow.settings,
+    ReviewRow.record_hash, VerdictRow.decision, VerdictRow.error,
+)  # fmt: skip
+_LATEST = (
+    _reviews()
+    .with_only_columns(*_PREVIOUS_COLUMNS)
+    .where(ReviewRow.merchant_id == bindparam("merchant"))
+    .order_by(ReviewRow.started_at.desc())
+    .limit(1)
+)
+_LATEST_OUTSIDE_RUN = _LATEST.where(
+    or_(ReviewRow.batch_run_id.is_(None), ReviewRow.batch_run_id != bindparam("run"))
+)
+
+
 def previous_review(
     session: Session, merchant_id: str, *, exclude_run: str | None = None
 ) -> PreviousReview | None:
     """The merchant's latest real review, leaving out those of batch run `exclude_run`."""
-    query = _reviews().where(ReviewRow.merchant_id == merchant_id)
-    if exclude_run is not None:
-        query = query.where(
-            or_(ReviewRow.batch_run_id.is_(None), ReviewRow.batch_run_id != exclude_run)
-        )
-    row = session.execute(query.order_by(ReviewRow.started_at.desc()).limit(1)).first()
-    return _previous(row[0], row[1]) if row else None
+    if exclude_run is None:
+        found = session.execute(_LATEST, {"merchant": merchant_id})
+    else:
+        found = session.execute(_LATEST_OUTSIDE_RUN, {"merchant": merchant_id, "run": exclude_run})
+    row = found.first()
+    if row is None:
+        return None
+    (review_id, merchant, started_at, engine, model, prompt_version, corpus_version,
+     settings, record_hash, decision, error) = row  # fmt: skip
+    return PreviousReview(
+        review_id=review_id, merchant_id=merchant or "", started_at=started_at, engine=engine,
+        model=model, prompt_version=prompt_version, corpus_version=corpus_version,
+        settings=settings, record_hash=record_hash, decision=decision, error=error,
+    )  # fmt: skip
 
 
 def latest_reviews(session: Session, merchant_ids: Iterable[str]) -> dict[str, PreviousReview]:

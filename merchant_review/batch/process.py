@@ -27,6 +27,7 @@ from merchant_review.records import MerchantRecord
 from merchant_review.review import Reviewer, ReviewInputError, build_assessor, validate_website
 from merchant_review.settings import CrawlSettings, Settings
 from merchant_review.storage import Store
+from merchant_review.storage.reads import merchant_record
 
 if TYPE_CHECKING:
     from agent.assessor import Assessor
@@ -156,11 +157,11 @@ class ItemProcessor:
         return outcome
 
     async def _outcome(self, claim: Claim) -> Outcome:
-        record = self.store.get_merchant(claim.merchant_id)
+        with self.store.session() as session:  # one read transaction for both
+            record = merchant_record(session, claim.merchant_id)
+            previous = previous_review(session, claim.merchant_id, exclude_run=self.run.id)
         if record is None:
             raise ReviewInputError(f"merchant {claim.merchant_id!r} is not in the records database")
-        with self.store.session() as session:
-            previous = previous_review(session, claim.merchant_id, exclude_run=self.run.id)
         before = {
             "previous_review_id": previous.review_id if previous else None,
             "previous_decision": previous.decision if previous else None,

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from merchant_review.batch.identity import known_dead
@@ -50,6 +50,17 @@ class Claim:
     merchant_id: str
     claimer: str
     attempts: int  # > 1: an earlier claimer may have left a review behind
+
+
+OUTCOME_COLUMNS = (
+    "status",
+    "review_id",
+    "decision",
+    "previous_review_id",
+    "previous_decision",
+    "site_hash",
+    "error",
+)  # fmt: skip  (the batch_items columns an Outcome fills in, by the same names)
 
 
 @dataclass(frozen=True)
@@ -159,15 +170,22 @@ def claim_next(store: Store, run_id: str, claimer: str, lease_s: float) -> Claim
     """Claim the run's next claimable item (None: nothing left to claim)."""
     at = now()
     with store.write_session() as session:
-        for condition in (
-            and_(BatchItemRow.run_id == run_id, BatchItemRow.status == PENDING),
-            _claimable(session, run_id, at),
-        ):
-            query = select(BatchItemRow).where(condition).order_by(BatchItemRow.position)
-            row = session.scalars(query.limit(1).with_for_update(skip_locked=True)).first()
-            if row is not None:
-                return _take(row, claimer, lease_s, at)
-    return None
+        row = session.scalars(_NEXT_PENDING, {"run": run_id}).first()
+        if row is None:  # only then look for stale claims (it costs a query for dead claimers)
+            query = select(BatchItemRow).where(_claimable(session, run_id, at))
+            query = query.order_by(BatchItemRow.position).limit(1)
+            row = session.scalars(query.with_for_update(skip_locked=True)).first()
+        return _take(row, claimer, lease_s, at) if row is not None else None
+
+
+# Built once: every claim runs it.
+_NEXT_PENDING = (
+    select(BatchItemRow)
+    .where(BatchItemRow.run_id == bindparam("run"), BatchItemRow.status == PENDING)
+    .order_by(BatchItemRow.position)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
 
 
 @dataclass(frozen=True)
@@ -206,21 +224,27 @@ def _mine(claim: Claim) -> ColumnElement[bool]:
     )
 
 
+_ITEMS: Table = BatchItemRow.__table__  # type: ignore[assignment]
+# Built once, on the table (no ORM bookkeeping): every item ends with it.
+_COMPLETE = (
+    update(_ITEMS)
+    .where(
+        _ITEMS.c.run_id == bindparam("b_run"),
+        _ITEMS.c.merchant_id == bindparam("b_merchant"),
+        _ITEMS.c.claimed_by == bindparam("b_claimer"),
+        _ITEMS.c.status == CLAIMED,
+    )
+    .values({name: bindparam(name) for name in (*OUTCOME_COLUMNS, "lease_until", "finished_at")})
+)
+
+
 def complete(store: Store, claim: Claim, outcome: Outcome) -> bool:
     """Finish a claimed item; False when the claim was lost (taken over) meanwhile."""
-    values = {
-        "status": outcome.status,
-        "review_id": outcome.review_id,
-        "decision": outcome.decision,
-        "previous_review_id": outcome.previous_review_id,
-        "previous_decision": outcome.previous_decision,
-        "site_hash": outcome.site_hash,
-        "error": outcome.error,
-        "lease_until": None,
-        "finished_at": now(),
-    }
+    values = {name: getattr(outcome, name) for name in OUTCOME_COLUMNS}
+    values.update(lease_until=None, finished_at=now())
+    fence = {"b_run": claim.run_id, "b_merchant": claim.merchant_id, "b_claimer": claim.claimer}
     with store.write_session() as session:
-        done = session.execute(update(BatchItemRow).where(_mine(claim)).values(**values))
+        done = session.execute(_COMPLETE, {**fence, **values})
     return bool(getattr(done, "rowcount", 0))
 
 

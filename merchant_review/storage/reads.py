@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from merchant_review.pages import CrawlReport, PageSnapshot
+from merchant_review.records import MerchantRecord
 from merchant_review.storage.blobs import decode
 from merchant_review.storage.errors import StorageError
 from merchant_review.storage.overrides import FinalDecision, override_categories
@@ -18,6 +19,7 @@ from merchant_review.storage.schema import (
     NON_ACTING_TRIGGERS,
     CrawlRow,
     EventRow,
+    MerchantRow,
     OverrideRow,
     PageBlobRow,
     PageRow,
@@ -175,3 +177,9 @@ def _prior(review: ReviewRow, verdict: VerdictRow, analyst_decision: str | None)
     if analyst_decision is not None:
         prior["analyst_decision"] = analyst_decision
     return prior
+
+
+def merchant_record(session: Session, merchant_id: str) -> MerchantRecord | None:
+    """A merchant's record as imported (None: not in the records database)."""
+    row = session.get(MerchantRow, merchant_id)
+    return MerchantRecord.model_validate(row.record) if row else None

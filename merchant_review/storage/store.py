@@ -35,7 +35,13 @@ from merchant_review.storage.migrate import ensure_schema
 from merchant_review.storage.overrides import override_categories
 from merchant_review.storage.pending import ReviewCache, RowMaker
 from merchant_review.storage.privacy import Scrubber
-from merchant_review.storage.reads import StoredReview, find_review, load_review, prior_reviews
+from merchant_review.storage.reads import (
+    StoredReview,
+    find_review,
+    load_review,
+    merchant_record,
+    prior_reviews,
+)
 from merchant_review.storage.schema import (
     LEDGER_CHAIN,
     Chained,
@@ -116,8 +122,7 @@ class Store:
 
     def get_merchant(self, merchant_id: str) -> MerchantRecord | None:
         with self.session() as session:
-            row = session.get(MerchantRow, merchant_id)
-            return MerchantRecord.model_validate(row.record) if row else None
+            return merchant_record(session, merchant_id)
 
     def list_merchants(self, limit: int = 100, offset: int = 0) -> list[MerchantRecord]:
         with self.session() as session:
