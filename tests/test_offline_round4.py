@@ -127,3 +127,14 @@ async def test_meth_in_a_news_report_is_no_finding() -> None:
     report = "Police seized meth worth two million dollars, the news agency reported."
     pages = site("city-news.example", {"/": ("City News", report), "/about/": ABOUT})
     assert Category.ILLEGAL_DRUGS not in categories(await assess(pages))
+
+
+def test_a_notice_stands_on_its_own() -> None:
+    listing = (
+        "Box office showtimes tickets near you, theaters in your city, coming soon to "
+        "theaters, movie news, spotlight interviews, trailers and the most popular shows"
+    )
+    pages = _one_page(listing + "\n" + "Stream films and series with a free account today.")
+    assert site_status(pages, site_snippets(pages)).status is SiteStatus.OPERATING
+    notice = _one_page("Our new shop is coming soon.\nLeave your e-mail address below.")
+    assert site_status(notice, site_snippets(notice)).status is SiteStatus.UNDER_CONSTRUCTION

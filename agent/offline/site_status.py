@@ -21,6 +21,9 @@ EMPTY_WORDS = 25  # ok pages with fewer words than this show nothing to review
 THIN_WORDS = 250  # below this, a parking or construction notice describes the site...
 FEW_PAGES = 2  # ...if the site has hardly any pages or the notice is its title or heading
 PROMINENT = frozenset({"title", "heading"})
+# A notice stands on its own: "coming soon" inside a longer line is a listing's section
+# ("showtimes tickets theater coming soon movie news..."), not the state of the site.
+NOTICE_WORDS = 20
 
 PARKED = (
     "this domain is for sale",
@@ -90,8 +93,17 @@ def content_words(snippets: list[Snippet]) -> int:
     return sum(1 for s in snippets for w in words(s.folded) if w not in ENGLISH_STOP_WORDS)
 
 
-def _first_match(pattern: re.Pattern[str], snippets: list[Snippet]) -> Snippet | None:
-    return next((s for s in snippets if pattern.search(s.folded)), None)
+def _first_notice(pattern: re.Pattern[str], snippets: list[Snippet]) -> Snippet | None:
+    """The first prominent or short snippet that says the site is parked / being built."""
+    return next(
+        (
+            s
+            for s in snippets
+            if (s.kind in PROMINENT or len(s.text.split()) <= NOTICE_WORDS)
+            and pattern.search(s.folded)
+        ),
+        None,
+    )
 
 
 def _unreachable_reason(pages: list[PageSnapshot]) -> str:
@@ -113,7 +125,7 @@ def site_status(pages: list[PageSnapshot], snippets: list[Snippet]) -> StatusRep
             (_PARKED, SiteStatus.PARKED),
             (_CONSTRUCTION, SiteStatus.UNDER_CONSTRUCTION),
         ):
-            notice = _first_match(pattern, snippets)
+            notice = _first_notice(pattern, snippets)
             if notice is not None and (len(ok) <= FEW_PAGES or notice.kind in PROMINENT):
                 reason = f"the site is {status.value.replace('_', ' ')}: {notice.text[:120]!r}"
                 return StatusReport(status, reason, word_count, len(ok), content_words(snippets))
