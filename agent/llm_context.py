@@ -68,7 +68,8 @@ def excerpt_block(excerpt: Excerpt) -> str:
 
 def rule_line(rule: PolicyRule, *, detailed: bool) -> str:
     """One candidate rule as a prompt line: its id (which starts with its category) and
-    title, and when detailed its description and lookalikes too."""
+    title, and when detailed its description and lookalikes too (neither is neutralised:
+    rule texts are the project's own)."""
     line = f"- {rule.id}: {rule.title}"
     if not detailed:
         return line
@@ -77,12 +78,16 @@ def rule_line(rule: PolicyRule, *, detailed: bool) -> str:
 
 
 def rule_lines(rules: list[RetrievedRule], detailed: frozenset[str] | None) -> str:
-    """The candidate rules, one per line: every one in full (detailed None), or in full
-    only for the rules the shown evidence meets and as id and title for the others (the
-    model reads any rule in full with search_policies)."""
-    return "\n".join(
-        rule_line(hit.rule, detailed=detailed is None or hit.rule.id in detailed) for hit in rules
-    )
+    """The candidate rules: every one in full, a line each (detailed None); or in full
+    only the rules the shown evidence meets, and the others' ids on one line (an id names
+    the category and the activity; search_policies gives a rule's text)."""
+    if detailed is None:
+        return "\n".join(rule_line(hit.rule, detailed=True) for hit in rules)
+    lines = [rule_line(hit.rule, detailed=True) for hit in rules if hit.rule.id in detailed]
+    others = [hit.rule.id for hit in rules if hit.rule.id not in detailed]
+    if others:
+        lines.append(f"- also: {', '.join(others)}")
+    return "\n".join(lines)
 
 
 def lead_lines(leads: list[Finding]) -> str:

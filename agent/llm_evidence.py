@@ -272,7 +272,8 @@ def ranked_tiers(
     related = _bm25_order(snippets, rules)
     for position in related[:BM25_TOP]:
         order += _card(snippets, position)
-    for kind in OUTLINE_KINDS[:2]:  # titles and headings: what each page is about
+    for kind in OUTLINE_KINDS[1:2]:  # headings: what each page is about (the crawl list
+        # in the task message has each page's title)
         order += [p for p, s in enumerate(snippets) if s.kind == kind]
     order += related[BM25_TOP:]
     for kind in OUTLINE_KINDS[2:]:

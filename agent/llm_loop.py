@@ -83,13 +83,18 @@ def wire_tool(spec: dict[str, Any]) -> dict[str, Any]:
 # The tool definitions a toolbox class offers, as sent: the same for every review, so built
 # once per process (issue 6 measured ~5% of an LLM review's CPU in rebuilding them).
 _OFFERED: dict[type[ReviewToolbox], list[dict[str, Any]]] = {}
+# Tools whose answer the task message already holds (the crawl's page list, the declared
+# record): offering them would resend their definitions with every request for nothing.
+# A model that calls one anyway is answered like any other call.
+NOT_OFFERED = frozenset({"list_pages", "get_merchant_profile"})
 
 
 def offered_tools(toolbox: ReviewToolbox) -> list[dict[str, Any]]:
     """The toolbox's tools and submit_verdict, as sent (shared: never mutate it)."""
     kind = type(toolbox)
     if kind not in _OFFERED:
-        _OFFERED[kind] = [*map(wire_tool, toolbox.specs()), verdict_tool_spec()]
+        offered = [spec for spec in toolbox.specs() if spec["function"]["name"] not in NOT_OFFERED]
+        _OFFERED[kind] = [*map(wire_tool, offered), verdict_tool_spec()]
     return _OFFERED[kind]
 
 

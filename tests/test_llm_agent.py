@@ -285,9 +285,9 @@ async def test_the_model_is_offered_the_toolbox_and_submit_verdict(review: Revie
     model = ScriptedModel([ScriptedModel.submit_verdict(**GOOD_VERDICT)])
     await review.run(model)
     tools = {t["function"]["name"]: t["function"] for t in model.requests[0]["tools"]}
-    assert set(tools) == {spec["function"]["name"] for spec in review.toolbox.specs()} | {
-        "submit_verdict"
-    }
+    names = {spec["function"]["name"] for spec in review.toolbox.specs()}
+    # The page list and the record are in the task message: those two tools are not offered.
+    assert set(tools) == names - {"list_pages", "get_merchant_profile"} | {"submit_verdict"}
     assert tools["submit_verdict"]["parameters"] == verdict_schema()
     assert "decision" not in json.dumps(verdict_schema()["properties"])
     assert model.requests[0]["model"] == MODEL
@@ -725,8 +725,8 @@ async def test_with_excerpts_only_rules_the_evidence_meets_are_given_in_full(
     # The THC snippet meets illegal_drugs.thc's indicator: its summary in full.
     assert "- illegal_drugs.thc: THC products. THC products: sold" in task
     assert '"hemp rope"' in task
-    # Nothing meets the CBD rule: id and title, the model can read it with search_policies.
-    assert "- cbd.hemp_oil: CBD oils and edibles\n" in task
+    # Nothing meets the CBD rule: its id, the model can read it with search_policies.
+    assert "\n- also: cbd.hemp_oil" in task and "CBD oils and edibles" not in task
 
 
 # -- audit ---------------------------------------------------------------------------------
