@@ -56,7 +56,7 @@ async def test_a_news_site_about_betting_still_makes_a_finding() -> None:
 
 def test_editorial_markers_and_commerce() -> None:
     news = site_snippets(site("n.example", {"/": ("N", NEWS_FRONT)}))
-    assert {"latest news", "headlines", "opinion"} <= editorial_markers(news)
+    assert {"news", "headline", "opinion", "columnist"} <= editorial_markers(news)
     assert editorial_site(news) and not sells(news)
     shop = site_snippets(site("s.example", {"/": ("S", "News\nHeadlines\nOpinion\nTea $9")}))
     assert sells(shop) and not editorial_site(shop)

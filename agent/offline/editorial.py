@@ -11,31 +11,31 @@ a finding, as a shop of the topic shows (a betting-tips site names odds, tips, b
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 
 from agent.offline.snippets import Snippet
-from agent.offline.textmatch import any_of, phrase_pattern
+from agent.offline.textmatch import phrase_keys, phrase_pattern
 
 # Distinct markers a site needs to count as editorial.
 MIN_MARKERS = 3
 # Distinct positive indicators a rule needs on an editorial site.
 EDITORIAL_MIN_INDICATORS = 2
 
+# One entry per word: phrase patterns match plurals, and a phrase holding another marker
+# ("latest news") would count one mention twice.
 EDITORIAL_MARKERS = (
     # en
-    "news", "latest news", "breaking news", "headlines", "headline", "article", "articles",
-    "editorial", "editor", "opinion", "columnist", "column", "reporter", "journalist",
-    "newsletter", "podcast", "read more", "comments", "published", "updated", "magazine",
-    "featured", "stories", "analysis", "interview", "live blog", "sports news",
+    "news", "headline", "article", "editorial", "editor", "opinion", "columnist", "column",
+    "reporter", "journalist", "newsletter", "podcast", "read more", "comments", "published",
+    "updated", "magazine", "featured", "stories", "analysis", "interview", "live blog",
     # es
-    "noticias", "titulares", "articulo", "articulos", "periodista", "opinion", "revista",
-    "ultimas noticias", "leer mas",
+    "noticias", "titulares", "articulo", "periodista", "revista", "leer mas",
     # de
     "nachrichten", "schlagzeilen", "artikel", "redaktion", "kommentar", "meinung",
     "zeitung", "weiterlesen",
     # fr
-    "actualites", "actualite", "a la une", "journaliste", "chronique", "lire la suite",
-    "redaction",
+    "actualite", "a la une", "journaliste", "chronique", "lire la suite", "redaction",
 )  # fmt: skip
 COMMERCE_MARKERS = (
     "add to cart", "add to basket", "add to bag", "checkout", "buy now", "shopping cart",
@@ -44,24 +44,36 @@ COMMERCE_MARKERS = (
     "in den warenkorb", "warenkorb", "jetzt kaufen", "zur kasse",
     "ajouter au panier", "acheter maintenant", "panier", "commander",
 )  # fmt: skip
-_MARKER = re.compile(
-    any_of(f"(?P<m{i}>{phrase_pattern(m)})" for i, m in enumerate(EDITORIAL_MARKERS))
-)
-_COMMERCE = re.compile(any_of(phrase_pattern(m) for m in COMMERCE_MARKERS))
+
+
+class _Phrases:
+    """Phrases compiled once and looked up through their words, like the indicators."""
+
+    def __init__(self, phrases: Sequence[str]) -> None:
+        self.patterns = {p: re.compile(phrase_pattern(p)) for p in dict.fromkeys(phrases)}
+        self.by_key: dict[str, list[str]] = defaultdict(list)
+        for phrase in self.patterns:
+            for key in phrase_keys(phrase):
+                self.by_key[key].append(phrase)
+
+    def found(self, snippet: Snippet) -> Iterator[str]:
+        """The phrases that stand in the snippet."""
+        candidates = {p for key in snippet.keys for p in self.by_key.get(key, ())}
+        return (p for p in candidates if self.patterns[p].search(snippet.folded))
+
+
+_MARKERS = _Phrases(EDITORIAL_MARKERS)
+_COMMERCE = _Phrases(COMMERCE_MARKERS)
 
 
 def editorial_markers(snippets: Sequence[Snippet]) -> frozenset[str]:
     """The distinct publishing markers the site's snippets show."""
-    found: set[str] = set()
-    for snippet in snippets:
-        for match in _MARKER.finditer(snippet.folded):
-            found.update(name for name, value in match.groupdict().items() if value)
-    return frozenset(EDITORIAL_MARKERS[int(name[1:])] for name in found)
+    return frozenset(marker for snippet in snippets for marker in _MARKERS.found(snippet))
 
 
 def sells(snippets: Sequence[Snippet]) -> bool:
     """A price line, a cart or a checkout anywhere on the site."""
-    return any(s.kind == "product" or _COMMERCE.search(s.folded) for s in snippets)
+    return any(s.kind == "product" or next(_COMMERCE.found(s), None) for s in snippets)
 
 
 def editorial_site(snippets: Sequence[Snippet]) -> bool:

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from agent.assessor import AssessmentRequest
 from agent.offline.editorial import EDITORIAL_MIN_INDICATORS, editorial_site
-from agent.offline.findings import RuleEvidence, build_findings
+from agent.offline.findings import RuleEvidence, build_findings, distinct_indicators
 from agent.offline.indicators import IndicatorScorer
 from agent.offline.mismatch import mismatch_finding
 from agent.offline.model import UNCALIBRATED, OutcomeCalibration
@@ -67,9 +67,11 @@ class OfflineAssessor:
         pages = request.pages or request.crawl.pages
         snippets = site_snippets(pages)
         status = site_status(pages, snippets)
-        # On a publisher's site one indicator alone is a topic it covers, not a sale.
-        need = EDITORIAL_MIN_INDICATORS if editorial_site(snippets) else 1
-        findings, evidence = build_findings(self.scorer.score(snippets, request.corpus), need)
+        hits = self.scorer.score(snippets, request.corpus)
+        findings, evidence = build_findings(hits)
+        if _rests_on_one_indicator(findings, evidence) and editorial_site(snippets):
+            # On a publisher's site one indicator alone is a topic it covers, not a sale.
+            findings, evidence = build_findings(hits, EDITORIAL_MIN_INDICATORS)
         strong = _category_snippets(findings, evidence, self.reject_min_confidence)
         mismatch = mismatch_finding(request.merchant, snippets, strong, request.corpus)
         if mismatch is not None:
@@ -93,6 +95,15 @@ class OfflineAssessor:
             # stays an approve (decide.py escalates an approve below the same bar).
             value = max(value, self.approve_min_confidence)
         return value
+
+
+def _rests_on_one_indicator(findings: list[Finding], evidence: list[RuleEvidence]) -> bool:
+    """Whether some finding stands on a single distinct indicator (the editorial check is
+    only worth its cost then)."""
+    found = {f.rule_id for f in findings}
+    return any(
+        e.rule_id in found and distinct_indicators(e) < EDITORIAL_MIN_INDICATORS for e in evidence
+    )
 
 
 def _category_snippets(
