@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import bm25s
+import numpy as np
 from bm25s.stopwords import (
     STOPWORDS_EN_PLUS,
     STOPWORDS_FRENCH,
@@ -129,6 +130,7 @@ def _bm25_order(snippets: Sequence[Snippet], rules: Sequence[RetrievedRule]) -> 
     return [int(p) for p, s in zip(results[0], scores[0], strict=True) if float(s) > 0]
 
 
+@lru_cache(maxsize=65536)
 def _spelling(token: str) -> str:
     for pattern, replacement in _US_SPELLING:
         token = pattern.sub(replacement, token)
@@ -146,7 +148,10 @@ _STOPWORDS = frozenset(
 
 def _words(text: str) -> list[str]:
     """Canonical content words of a text, spelling-folded: the rule-likeness terms."""
-    folded = fold_for_match(text)
+    return _folded_words(fold_for_match(text))
+
+
+def _folded_words(folded: str) -> list[str]:
     return [_spelling(canonical(w)) for w in words(folded) if w not in _STOPWORDS]
 
 
@@ -168,14 +173,26 @@ def _benign_wording(corpus: PolicyCorpus) -> str:
     )
 
 
+@dataclass(frozen=True)
+class RuleWeights:
+    """BM25 weights of every term of the rules' wording, per document: each rule, then
+    one document of all their lookalike wording (a query's score against a document is
+    the sum of its distinct terms' weights)."""
+
+    rows: dict[str, int]  # term -> row of `weights`
+    weights: np.ndarray  # terms x documents
+
+
 @lru_cache(maxsize=4)  # per corpus object: a reloaded corpus is a new one
-def _rule_index(corpus: PolicyCorpus) -> bm25s.BM25:
-    """BM25 over the corpus's rules (one document each) and, last, one document of all
-    their lookalike wording; built once per corpus."""
+def _rule_weights(corpus: PolicyCorpus) -> RuleWeights:
+    """Built once per corpus with bm25s (one single-term query per term)."""
     documents = [_rule_wording(rule) for rule in corpus.rules] + [_benign_wording(corpus)]
     index = bm25s.BM25()
     index.index([_words(text) or ["_"] for text in documents], show_progress=False)
-    return index
+    # bm25s's vocabulary also holds an empty string, which no query may use.
+    terms = sorted(str(term) for term in index.vocab_dict if term)
+    weights = np.array([index.get_scores([term]) for term in terms], dtype=np.float64)
+    return RuleWeights({term: row for row, term in enumerate(terms)}, weights)
 
 
 def rule_likeness(snippets: Sequence[Snippet], corpus: PolicyCorpus) -> list[float]:
@@ -188,12 +205,15 @@ def rule_likeness(snippets: Sequence[Snippet], corpus: PolicyCorpus) -> list[flo
     and "quit your job in 30 days"). Shop text that merely shares a rule's everyday words
     ("we accept Visa", "returns within 30 days") is what the lookalikes are made of.
     """
-    index = _rule_index(corpus)
+    table = _rule_weights(corpus)
     likeness = []
     for snippet in snippets:
-        terms = list(dict.fromkeys(_words(snippet.text)))
-        scores = index.get_scores(terms) if terms else [0.0, 0.0]
-        likeness.append(float(max(scores[:-1])) - float(scores[-1]))
+        rows = {table.rows[t] for t in _folded_words(snippet.folded) if t in table.rows}
+        if not rows:
+            likeness.append(0.0)
+            continue
+        scores = table.weights[sorted(rows)].sum(axis=0)
+        likeness.append(float(scores[:-1].max() - scores[-1]))
     return likeness
 
 
