@@ -92,11 +92,38 @@ def test_visible_styles_are_not_hidden() -> None:
 
 
 def test_is_hidden_reads_attributes() -> None:
-    from bs4 import BeautifulSoup
+    from lxml import html
 
-    soup = BeautifulSoup("<p hidden>a</p><p style='display:block'>b</p>", "lxml")
-    first, second = soup.find_all("p")
-    assert is_hidden(first) and not is_hidden(second)
+    root = html.fromstring("<div><p hidden>a</p><p style='display:block'>b</p><p>c</p></div>")
+    first, second, third = root.iter("p")
+    assert is_hidden(first) and not is_hidden(second) and not is_hidden(third)
+
+
+def test_mid_document_doctype_does_not_split_anchor_text() -> None:
+    # BeautifulSoup kept a stray <!DOCTYPE> as a node and joined "Faceb" + "ook" with a
+    # space; libxml2's tree drops it, as browsers do.
+    extracted = extract_page(page("<a href='/f'>Faceb<!DOCTYPE x>ook</a>"), PAGE_URL)
+    assert [link.text for link in extracted.links] == ["Facebook"]
+
+
+def test_content_after_a_stray_closing_html_is_still_read() -> None:
+    extracted = extract_page(
+        "<html><body><p>in</p></body></html><!-- note --><p>out <a href='/late'>late</a></p>",
+        PAGE_URL,
+    )
+    assert "out late" in extracted.text and "note" in extracted.hidden_text
+    assert [link.url for link in extracted.links] == ["https://shop.example/late"]
+
+
+def test_anchor_text_leaves_out_script_ruby_and_template_strings() -> None:
+    extracted = extract_page(
+        page(
+            "<a href='/a'>A<script>s()</script>B<rt>r</rt>C</a><template><a href='/t'>T</a></template>"
+        ),
+        PAGE_URL,
+    )
+    texts = {link.url.rsplit("/", 1)[1]: link.text for link in extracted.links}
+    assert texts == {"a": "A B C", "t": ""}
 
 
 def test_title_meta_and_language() -> None:
@@ -207,6 +234,16 @@ def test_unknown_charset_falls_back_to_detection() -> None:
 def test_deeply_nested_markup_does_not_overflow() -> None:
     deep = "<div>" * 5000 + "bottom" + "</div>" * 5000
     assert "bottom" in extract_page(page(deep), PAGE_URL).text
+
+
+def test_text_and_links_past_the_parsers_depth_limit_are_kept() -> None:
+    # libxml2 builds no tree below 2,048 levels: evidence hidden that deep must still count.
+    deep = "<div>" * 3000 + "hidden deep <a href='/deep'>deep</a>" + "</div>" * 3000
+    markup = page(f"<p>top</p>{deep}<p>after</p>") + "<p>past html <a href='/past'>past</a></p>"
+    extracted = extract_page(markup, PAGE_URL)
+    assert extracted.text == "top\nhidden deep deep\nafter\npast html past"
+    assert [link.url.rsplit("/", 1)[1] for link in extracted.links] == ["deep", "past"]
+    assert extracted.lang == "en"
 
 
 def test_quotes_of_visible_text_verify_and_hidden_ones_do_not() -> None:

@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterator
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from bs4 import BeautifulSoup, Comment, Tag
 from bs4.dammit import EncodingDetector, UnicodeDammit
-from bs4.element import NavigableString, PageElement, PreformattedString
+from lxml import etree
+from lxml.etree import _Element
 from pydantic import BaseModel, Field
 
 from merchant_review.pages import Link
@@ -37,6 +37,7 @@ _LINK_SCHEMES = frozenset({"http", "https"})
 _MAX_META = 64
 _MAX_META_VALUE = 2_000
 _WS = re.compile(r"\s+")
+_URL_NOISE = re.compile(r"[\t\n\r]")
 _ZERO = re.compile(r"^-?0*(?:\.0*)?(?:[a-z%]+)?$")
 _FAR_OFF = re.compile(r"^-\d{4,}(?:\.\d+)?px$")  # text-indent:-9999px and similar tricks
 
@@ -88,42 +89,161 @@ def extract_page(html: str | bytes, url: str, *, http_charset: str | None = None
     but still serves is worth a reviewer's look.
     """
     markup = decode_html(html, http_charset) if isinstance(html, bytes) else html
-    soup = BeautifulSoup(markup, "lxml")
-    base_url = _base_url(soup, url)
-    meta = _meta(soup)
+    root = _parse(markup)
+    if root is None:  # nothing the parser could make a document of
+        return ExtractedPage(base_url=url)
+    base_url = _base_url(root, url)
+    meta = _meta(root)
     page = ExtractedPage(
-        title=_title(soup),
+        title=_title(root),
         meta=meta,
-        lang=_lang(soup) or meta.get("content-language") or meta.get("og:locale"),
+        lang=_lang(root) or meta.get("content-language") or meta.get("og:locale"),
         base_url=base_url,
-        links=_links(soup, base_url),
+        links=_links(root, base_url),
     )
     visible, hidden, alts = _TextSink(), _TextSink(), _AltSink()
-    _walk(soup, visible, hidden, alts)
+    _walk(root, visible, hidden, alts)
     page.text, page.hidden_text, page.image_alts = visible.render(), hidden.render(), alts.alts
     return page
 
 
-def _attr(tag: Tag, name: str) -> str:
-    value = tag.get(name)
-    if value is None:
-        return ""
-    return " ".join(value) if isinstance(value, list) else str(value)
+# -- parsing ---------------------------------------------------------------------------------
+#
+# libxml2's HTML parser (through lxml) builds the tree in C; the element API reads it. This
+# is the parser BeautifulSoup's "lxml" builder drives, fed the same way (the whole markup,
+# then a UTF-8 retry if lxml refuses the string), so the tree is the same, at a fraction of
+# the cost of building BeautifulSoup's Python objects for every node.
+
+
+def _parse(markup: str) -> _Element | None:
+    if markup.startswith("\N{BYTE ORDER MARK}"):
+        markup = markup[1:]  # lxml mishandles a leading BOM in a string (lxml bug 1948551)
+    try:
+        return _feed(markup)
+    except (UnicodeDecodeError, LookupError, etree.ParserError):
+        return _feed(markup.encode("utf8"), encoding="utf8")
+
+
+def _feed(markup: str | bytes, encoding: str | None = None) -> _Element | None:
+    parser = etree.HTMLParser(recover=True, no_network=True, huge_tree=True, encoding=encoding)
+    parser.feed(markup)
+    try:
+        root = parser.close()
+    except etree.XMLSyntaxError:  # an empty document: no root element
+        return None
+    if any(error.type == _TOO_DEEP for error in parser.feed_error_log):
+        return _feed_events(markup, encoding)
+    return root
+
+
+# libxml2 stops building its tree 2,048 elements deep (even with huge_tree), dropping the
+# rest of the page: an easy way to hide text from a reviewer. Its parse events go on, so
+# such a page is built from them instead (the events BeautifulSoup used to build from),
+# under a document node that also keeps whatever follows a stray </html>. Slower (a
+# Python call per event), and only for such pages.
+_TOO_DEEP = etree.ErrorTypes.ERR_RESOURCE_LIMIT
+
+
+class _Events:
+    """An lxml parser target that builds the page under one document node."""
+
+    def __init__(self) -> None:
+        self._tree = etree.TreeBuilder()
+        self._tree.start("document", {})
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self._tree.start(tag, attrib)
+
+    def end(self, tag: str) -> None:
+        self._tree.end(tag)
+
+    def data(self, data: str) -> None:
+        self._tree.data(data)
+
+    def comment(self, text: str) -> None:
+        self._tree.comment(text)
+
+    def pi(self, target: str, data: str | None = None) -> None:
+        self._tree.pi(target, data)
+
+    def close(self) -> _Element:
+        self._tree.end("document")
+        return self._tree.close()
+
+
+def _feed_events(markup: str | bytes, encoding: str | None) -> _Element:
+    parser = etree.HTMLParser(
+        recover=True, no_network=True, huge_tree=True, encoding=encoding, target=_Events()
+    )
+    parser.feed(markup)
+    root: _Element = parser.close()
+    return root
+
+
+def _is_tag(node: _Element) -> bool:
+    return isinstance(node.tag, str)  # comments, PIs and entities have a factory as tag
+
+
+def _attr(tag: _Element, name: str) -> str:
+    return tag.get(name) or ""
 
 
 def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def _title(soup: BeautifulSoup) -> str:
-    scope = soup.head if soup.head is not None else soup
-    title = scope.find("title")
-    return _clean(title.get_text()) if isinstance(title, Tag) else ""
+def _top(root: _Element) -> list[_Element]:
+    """The document's top-level nodes: the root element and whatever libxml2 put beside it
+    (comments, processing instructions, and elements after a stray </html>)."""
+    return [*reversed(list(root.itersiblings(preceding=True))), root, *root.itersiblings()]
 
 
-def _meta(soup: BeautifulSoup) -> dict[str, str]:
+def _iter(root: _Element, *names: str) -> Iterator[_Element]:
+    """Elements of the whole document by name, in document order."""
+    for top in _top(root):
+        yield from top.iter(*names)
+
+
+def _first(root: _Element, name: str, with_attr: str | None = None) -> _Element | None:
+    for tag in _iter(root, name):
+        if with_attr is None or tag.get(with_attr) is not None:
+            return tag
+    return None
+
+
+# Strings inside these elements are not page text, wherever they sit (BeautifulSoup's
+# string containers: its get_text() leaves them out of an anchor's text).
+_CONTAINERS = frozenset({"rt", "rp", "style", "script", "template"})
+
+
+def _strings(tag: _Element) -> list[str]:
+    """The element's text pieces in document order, as an anchor or title reads them."""
+    inside = any(_is_tag(up) and up.tag in _CONTAINERS for up in tag.iterancestors())
+    pieces: list[str] = []
+    _collect(tag, inside, pieces)
+    return pieces
+
+
+def _collect(tag: _Element, inside: bool, pieces: list[str]) -> None:
+    inside = inside or tag.tag in _CONTAINERS
+    if tag.text and not inside:
+        pieces.append(tag.text)
+    for child in tag:
+        if _is_tag(child):
+            _collect(child, inside, pieces)
+        if child.tail and not inside:
+            pieces.append(child.tail)
+
+
+def _title(root: _Element) -> str:
+    head = _first(root, "head")
+    title = next(head.iter("title"), None) if head is not None else _first(root, "title")
+    return _clean("".join(_strings(title))) if title is not None else ""
+
+
+def _meta(root: _Element) -> dict[str, str]:
     meta: dict[str, str] = {}
-    for tag in soup.find_all("meta"):
+    for tag in _iter(root, "meta"):
         key = next(
             (_attr(tag, a) for a in ("name", "property", "itemprop", "http-equiv") if tag.get(a)),
             "",
@@ -136,15 +256,15 @@ def _meta(soup: BeautifulSoup) -> dict[str, str]:
     return meta
 
 
-def _lang(soup: BeautifulSoup) -> str | None:
-    html = soup.find("html")
-    lang = _attr(html, "lang").strip() if isinstance(html, Tag) else ""
+def _lang(root: _Element) -> str | None:
+    html = root if root.tag == "html" else _first(root, "html")
+    lang = _attr(html, "lang").strip() if html is not None else ""
     return lang or None
 
 
-def _base_url(soup: BeautifulSoup, url: str) -> str:
-    base = soup.find("base", href=True)
-    if isinstance(base, Tag):
+def _base_url(root: _Element, url: str) -> str:
+    base = _first(root, "base", with_attr="href")
+    if base is not None:
         candidate = urljoin(url, _attr(base, "href").strip())
         if urlsplit(candidate).scheme in _LINK_SCHEMES:
             return candidate
@@ -154,7 +274,7 @@ def _base_url(soup: BeautifulSoup, url: str) -> str:
 def resolve_link(href: str, base_url: str) -> str | None:
     """An absolute, fragment-free http(s) URL for an href, or None (mailto:, #top...)."""
     # Browsers ignore tabs and newlines inside URLs and trim surrounding spaces.
-    href = re.sub(r"[\t\n\r]", "", href).strip()
+    href = _URL_NOISE.sub("", href).strip()
     if not href or href.startswith("#"):
         return None
     try:
@@ -167,18 +287,19 @@ def resolve_link(href: str, base_url: str) -> str | None:
     return absolute
 
 
-def _anchor_text(tag: Tag) -> str:
-    text = _clean(tag.get_text(" "))
+def _anchor_text(tag: _Element) -> str:
+    text = _clean(" ".join(_strings(tag)))
     if not text:
-        image = tag.find("img", alt=True)
-        text = _clean(_attr(image, "alt")) if isinstance(image, Tag) else ""
+        image = next((img for img in tag.iter("img") if img.get("alt") is not None), None)
+        text = _clean(_attr(image, "alt")) if image is not None else ""
     return text or _clean(_attr(tag, "aria-label") or _attr(tag, "title"))
 
 
-def _links(soup: BeautifulSoup, base_url: str) -> list[Link]:
+def _links(root: _Element, base_url: str) -> list[Link]:
     found: dict[str, Link] = {}
-    for tag in soup.find_all(["a", "area"], href=True):
-        absolute = resolve_link(_attr(tag, "href"), base_url)
+    for tag in _iter(root, "a", "area"):
+        href = tag.get("href")
+        absolute = resolve_link(href, base_url) if href is not None else None
         if absolute is None:
             continue
         text = _anchor_text(tag)
@@ -209,11 +330,12 @@ def _style_hides(style: str) -> bool:
     return False
 
 
-def is_hidden(tag: Tag) -> bool:
+def is_hidden(tag: _Element) -> bool:
     """True when the element (and so its subtree) is not shown to a visitor."""
-    if tag.has_attr("hidden") or _attr(tag, "aria-hidden").strip().lower() == "true":
+    if tag.get("hidden") is not None or _attr(tag, "aria-hidden").strip().lower() == "true":
         return True
-    return _style_hides(_attr(tag, "style"))
+    style = tag.get("style")
+    return bool(style) and _style_hides(style)
 
 
 class _TextSink:
@@ -242,60 +364,67 @@ class _AltSink:
             self.alts.append(alt)
 
 
-# A walk step: the node, whether it sits in hidden content, whether inside <pre>, and
-# whether this is the block's closing marker rather than the node itself.
-_Step = tuple[PageElement, bool, bool, bool]
+# A walk step: a node to enter, a string (text or tail) to add, or a block's end; with
+# whether it sits in hidden content and whether inside <pre>.
+_NODE, _TEXT, _CLOSE = 0, 1, 2
+_Step = tuple[int, "_Element | str | None", bool, bool]
 
 
-def _walk(root: Tag, visible: _TextSink, hidden: _TextSink, alts: _AltSink) -> None:
+def _walk(root: _Element, visible: _TextSink, hidden: _TextSink, alts: _AltSink) -> None:
     """Depth-first, iterative (deeply nested pages must not hit the recursion limit)."""
-    stack: list[_Step] = [(root, False, False, False)]
+    stack: list[_Step] = [(_NODE, node, False, False) for node in reversed(_top(root))]
     while stack:
-        node, in_hidden, in_pre, closing = stack.pop()
+        kind, item, in_hidden, in_pre = stack.pop()
         sink = hidden if in_hidden else visible
-        if closing:
+        if kind == _CLOSE:
             sink.newline()
-        elif isinstance(node, Comment):
-            hidden.newline()
-            hidden.add(str(node))
-            hidden.newline()
-        elif isinstance(node, NavigableString):
-            _add_string(node, sink, in_pre)
-        elif isinstance(node, Tag):
-            stack.extend(_enter(node, in_hidden, in_pre, sink, hidden, alts))
-
-
-def _add_string(node: NavigableString, sink: _TextSink, in_pre: bool) -> None:
-    # CDATA, doctype and processing instructions are markup, not page text.
-    if isinstance(node, PreformattedString):
-        return
-    # Outside <pre>, any run of whitespace renders as one space (line breaks included).
-    sink.add(str(node).replace("\r", "") if in_pre else _WS.sub(" ", str(node)))
+        elif kind == _TEXT:
+            assert isinstance(item, str)
+            # Outside <pre>, any run of whitespace renders as one space (line breaks included).
+            sink.add(item.replace("\r", "") if in_pre else _WS.sub(" ", item))
+        else:
+            assert item is not None and not isinstance(item, str)
+            stack.extend(_enter(item, in_hidden, in_pre, sink, hidden, alts))
 
 
 def _enter(
-    tag: Tag, in_hidden: bool, in_pre: bool, sink: _TextSink, hidden: _TextSink, alts: _AltSink
+    node: _Element,
+    in_hidden: bool,
+    in_pre: bool,
+    sink: _TextSink,
+    hidden: _TextSink,
+    alts: _AltSink,
 ) -> list[_Step]:
-    """Handle an element; return the steps for its children (reversed, for the stack)."""
-    name = tag.name.lower()
+    """Handle a node; return the steps for its content and its tail (reversed, for the stack)."""
+    steps: list[_Step] = []
+    if node.tail:  # text after the node is its parent's: the parent's hidden and <pre> state
+        steps.append((_TEXT, node.tail, in_hidden, in_pre))
+    if not _is_tag(node):
+        if node.tag is etree.Comment:
+            hidden.newline()
+            hidden.add(node.text or "")
+            hidden.newline()
+        return steps  # processing instructions and entities are markup, not page text
+    name = str(node.tag).lower()
     if name in _DROPPED:
-        return []
-    if not in_hidden and is_hidden(tag):
+        return steps
+    if not in_hidden and is_hidden(node):
         in_hidden, sink = True, hidden
     if name == "br":
         sink.newline()
-        return []
+        return steps
     if name == "img":
-        alt = _clean(_attr(tag, "alt"))
+        alt = _clean(_attr(node, "alt"))
         if in_hidden:
             sink.add(f" {alt} ")
         else:
             alts.add(alt)
-        return []
+        return steps
     in_pre = in_pre or name == "pre"
-    steps: list[_Step] = []
     if name in _BLOCKS:
         sink.newline()
-        steps.append((tag, in_hidden, in_pre, True))
-    steps.extend((child, in_hidden, in_pre, False) for child in reversed(tag.contents))
+        steps.append((_CLOSE, None, in_hidden, in_pre))
+    steps.extend((_NODE, child, in_hidden, in_pre) for child in reversed(node))
+    if node.text:
+        steps.append((_TEXT, node.text, in_hidden, in_pre))
     return steps
