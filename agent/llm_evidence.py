@@ -2,16 +2,19 @@
 
 Pasting every fetched page into the prompt costs tokens on every call of every review
 (each call resends the conversation) and drowns small models. Instead the opening
-message carries, within a character budget:
+message carries, within a character budget, two tiers:
 
-1. the snippets (verbatim pieces of a page's citable text, agent.offline.snippets) that
-   meet any policy indicator of the corpus (positive, supporting or lookalike), or that
-   repeat an offline lead's quote, strongest first, each with the two lines that follow
-   it on its page (a product card: name, price, description); then the snippets a
-   trained snippet model rates as evidence (euphemisms no indicator lists), if given;
-2. the snippets closest (BM25) to the candidate rules' texts, the best few;
-3. each page's title and headings (an outline of the site), then the rest of the BM25
-   ranking, then product lines.
+1. evidence, up to the whole budget: the snippets (verbatim pieces of a page's citable
+   text, agent.offline.snippets) that meet a positive or supporting policy indicator of
+   the corpus or repeat an offline lead's quote, or that a trained snippet model rates
+   as evidence, strongest first; then the sentences most like some rule of the whole
+   corpus (sentence-level BM25 against each rule's wording, less the likeness to the
+   rules' lookalikes: euphemisms no indicator lists); then the catalogue's product
+   cards. Each comes with the lines of its product card (name, price, description);
+2. outline, within a share of the budget and what the evidence left: the snippets
+   closest (BM25) to the candidate rules' texts, the best few; each page's headings; the
+   rest of that ranking, then product lines. A clean site has little evidence, and its
+   terms and FAQ are not worth the tokens.
 
 Selected snippets are shown grouped by page, in page order, inside the same
 `<untrusted_page>` delimiters as whole pages (under an "Excerpts" heading), so they are
@@ -24,17 +27,11 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
 import bm25s
-import numpy as np
-from bm25s.stopwords import (
-    STOPWORDS_EN_PLUS,
-    STOPWORDS_FRENCH,
-    STOPWORDS_GERMAN,
-    STOPWORDS_SPANISH,
-)
 
+from agent.llm_likeness import rule_likeness
 from agent.offline.indicators import Role, compiled
 from agent.offline.model import (
     DEFAULT_MODEL_PATH,
@@ -44,9 +41,9 @@ from agent.offline.model import (
     load_model,
 )
 from agent.offline.snippets import Snippet, site_snippets
-from agent.offline.textmatch import canonical, canonical_words, fold_for_match, words
+from agent.offline.textmatch import canonical_words, fold_for_match
 from merchant_review.pages import PageSnapshot, fold
-from merchant_review.policy import PolicyCorpus, PolicyRule, RetrievedRule
+from merchant_review.policy import PolicyCorpus, RetrievedRule
 from merchant_review.verdict import Finding, PageCitation
 
 # Outline kinds, in the order they are worth showing when the budget allows.
@@ -67,12 +64,6 @@ RULE_LIKE_TOP = 8  # sentences most like some rule's wording, shown right after 
 RULE_LIKE_KINDS = frozenset({"heading", "product", "text", "faq", "terms"})
 _CURRENCY = re.compile(r"[$€£¥]")
 _DIGIT = re.compile(r"\d")
-# British spellings folded to American ones, in rule texts and page text alike, so an
-# indicator written "unauthorized" meets a page's "unauthorised" ("flavour"/"flavor" too).
-_US_SPELLING = (
-    (re.compile(r"(?<=\w{3})is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"),
-    (re.compile(r"(?<=\w{3})our(s|ed|ing|ite|ites)?$"), r"or\1"),
-)
 
 
 @dataclass(frozen=True)
@@ -128,93 +119,6 @@ def _bm25_order(snippets: Sequence[Snippet], rules: Sequence[RetrievedRule]) -> 
         return []
     results, scores = retriever.retrieve([query_tokens], k=len(snippets), show_progress=False)
     return [int(p) for p, s in zip(results[0], scores[0], strict=True) if float(s) > 0]
-
-
-@lru_cache(maxsize=65536)
-def _spelling(token: str) -> str:
-    for pattern, replacement in _US_SPELLING:
-        token = pattern.sub(replacement, token)
-    return token
-
-
-# Function words of the corpus languages: "your", "the", "of" would otherwise make any
-# sentence resemble whichever rule's examples use them most.
-_STOPWORDS = frozenset(
-    fold_for_match(word)
-    for words in (STOPWORDS_EN_PLUS, STOPWORDS_SPANISH, STOPWORDS_GERMAN, STOPWORDS_FRENCH)
-    for word in words
-)
-
-
-def _words(text: str) -> list[str]:
-    """Canonical content words of a text, spelling-folded: the rule-likeness terms."""
-    return _folded_words(fold_for_match(text))
-
-
-def _folded_words(folded: str) -> list[str]:
-    return [_spelling(canonical(w)) for w in words(folded) if w not in _STOPWORDS]
-
-
-def _rule_wording(rule: PolicyRule) -> str:
-    """What a rule's evidence says: its title, phrase indicators and violating examples
-    (descriptions and lookalikes are about the rule, not the words a page uses)."""
-    phrases = [p for p in (*rule.positive_indicators, *rule.supporting_indicators)]
-    return " ".join([rule.title, *(p for p in phrases if not p.startswith("re:")),
-                     *rule.examples.violating])  # fmt: skip
-
-
-def _benign_wording(corpus: PolicyCorpus) -> str:
-    """What the rules call lookalikes: negative indicators and not-violating examples."""
-    return " ".join(
-        text
-        for rule in corpus.rules
-        for text in (*rule.negative_indicators, *rule.examples.not_violating)
-        if not text.startswith("re:")
-    )
-
-
-@dataclass(frozen=True)
-class RuleWeights:
-    """BM25 weights of every term of the rules' wording, per document: each rule, then
-    one document of all their lookalike wording (a query's score against a document is
-    the sum of its distinct terms' weights)."""
-
-    rows: dict[str, int]  # term -> row of `weights`
-    weights: np.ndarray  # terms x documents
-
-
-@lru_cache(maxsize=4)  # per corpus object: a reloaded corpus is a new one
-def _rule_weights(corpus: PolicyCorpus) -> RuleWeights:
-    """Built once per corpus with bm25s (one single-term query per term)."""
-    documents = [_rule_wording(rule) for rule in corpus.rules] + [_benign_wording(corpus)]
-    index = bm25s.BM25()
-    index.index([_words(text) or ["_"] for text in documents], show_progress=False)
-    # bm25s's vocabulary also holds an empty string, which no query may use.
-    terms = sorted(str(term) for term in index.vocab_dict if term)
-    weights = np.array([index.get_scores([term]) for term in terms], dtype=np.float64)
-    return RuleWeights({term: row for row, term in enumerate(terms)}, weights)
-
-
-def rule_likeness(snippets: Sequence[Snippet], corpus: PolicyCorpus) -> list[float]:
-    """Each snippet's BM25 score against the corpus rule its words fit best, less its
-    score against the rules' lookalike wording.
-
-    Sentence-level retrieval against every rule (not only the candidates): a euphemism
-    no indicator lists often still shares the rare words of some rule's phrases or
-    examples ("unauthorised authentic" and "unauthorized authentic"; "quit your job"
-    and "quit your job in 30 days"). Shop text that merely shares a rule's everyday words
-    ("we accept Visa", "returns within 30 days") is what the lookalikes are made of.
-    """
-    table = _rule_weights(corpus)
-    likeness = []
-    for snippet in snippets:
-        rows = {table.rows[t] for t in _folded_words(snippet.folded) if t in table.rows}
-        if not rows:
-            likeness.append(0.0)
-            continue
-        scores = table.weights[sorted(rows)].sum(axis=0)
-        likeness.append(float(scores[:-1].max() - scores[-1]))
-    return likeness
 
 
 def _rule_like_order(snippets: Sequence[Snippet], corpus: PolicyCorpus | None) -> list[int]:

@@ -13,9 +13,9 @@ from agent.llm_evidence import (
     _indicator_matches,
     rank_snippets,
     ranked_tiers,
-    rule_likeness,
     select_evidence,
 )
+from agent.llm_likeness import rule_likeness
 from agent.llm_schema import SubmittedVerdict, verdict_schema
 from agent.offline.snippets import Snippet, make_snippet, site_snippets
 from merchant_review.pages import PageSnapshot
