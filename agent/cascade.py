@@ -11,10 +11,11 @@ from dataclasses import replace
 
 from agent.assessor import AssessmentRequest, Assessor
 from agent.decide import decide_outcome
+from agent.evidence_floor import remember_offline
 from agent.verify import verify_findings
 from merchant_review.settings import CascadeRoute, Settings
 from merchant_review.taxonomy import Decision
-from merchant_review.verdict import Assessment
+from merchant_review.verdict import Assessment, Finding, RejectedFinding
 from tools.toolbox import ReviewToolbox
 
 
@@ -37,6 +38,11 @@ class CascadeAssessor:
         verified, rejected = verify_findings(
             assessment.findings, request.pages, request.merchant, request.corpus
         )
+        return self._unsettled(assessment, verified, rejected)
+
+    def _unsettled(
+        self, assessment: Assessment, verified: list[Finding], rejected: list[RejectedFinding]
+    ) -> bool:
         outcome = decide_outcome(assessment, verified, rejected, self.settings)
         route = self.settings.cascade.route
         unsure = outcome.confidence < self.settings.cascade.confidence_threshold
@@ -49,10 +55,11 @@ class CascadeAssessor:
 
     async def assess(self, request: AssessmentRequest, toolbox: ReviewToolbox) -> Assessment:
         first = await self.offline.assess(request, toolbox)
-        if not self.needs_model(request, first):
-            return first
-        verified, _ = verify_findings(
+        verified, rejected = verify_findings(  # once: for the route and as the model's leads
             first.findings, request.pages, request.merchant, request.corpus
         )
+        if not self._unsettled(first, verified, rejected):
+            return first
+        remember_offline(request, self.offline, first)  # the evidence floor may reuse it
         second = await self.model.assess(replace(request, leads=verified), toolbox)
         return second.model_copy(update={"usage": first.usage.add(second.usage)})

@@ -24,6 +24,8 @@ injection a model may legitimately clear a lookalike, so the conflict still esca
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
 
 from agent.assessor import AssessmentRequest, Assessor
@@ -48,6 +50,48 @@ def _offline(reject_min_confidence: float) -> Assessor:
 def preload(settings: Settings) -> None:
     """Load the offline engine now (its artefact takes seconds), not in the first review."""
     _offline(settings.reject_min_confidence)
+
+
+# The offline assessment a cascade (agent/cascade.py) made for the review running in this
+# task, with what it was made of. The floor runs the same engine on the same pages after a
+# model assessment; when nothing changed in between it takes this one instead of repeating
+# it (the offline engine is a good part of a model review's CPU).
+_OFFLINE: ContextVar[OfflineRun | None] = ContextVar("cascade_offline", default=None)
+
+
+@dataclass(frozen=True)
+class OfflineRun:
+    request: AssessmentRequest
+    pages: int  # how many pages the request had (the model's fetches append to the list)
+    engine: Assessor
+    assessment: Assessment
+
+
+def remember_offline(request: AssessmentRequest, engine: Assessor, assessment: Assessment) -> None:
+    _OFFLINE.set(OfflineRun(request, len(request.pages), engine, assessment))
+
+
+def offline_assessment(request: AssessmentRequest, engine: Assessor) -> Assessment | None:
+    """The cascade's offline assessment of this very request, if `engine` would repeat it.
+
+    Only for the same request object with no page added since, made by an engine
+    configured as `engine` is (same engine id, artefact included, and thresholds).
+    """
+    run = _OFFLINE.get()
+    _OFFLINE.set(None)  # used once: it holds the review's pages
+    if run is None or run.request is not request or run.pages != len(request.pages):
+        return None
+    return run.assessment if _same_config(run.engine, engine) else None
+
+
+def _same_config(first: Assessor, second: Assessor) -> bool:
+    if first is second:
+        return True
+    knobs = ("engine", "reject_min_confidence", "approve_min_confidence", "calibration")
+    missing = object()
+    return type(first) is type(second) and all(
+        getattr(first, knob, missing) == getattr(second, knob, missing) for knob in knobs
+    )
 
 
 def _verified_categories(
@@ -128,7 +172,7 @@ async def apply_evidence_floor(
     if assessment.model is None:
         return assessment
     engine = offline or _offline(settings.reject_min_confidence)
-    baseline = await engine.assess(request, toolbox)
+    baseline = offline_assessment(request, engine) or await engine.assess(request, toolbox)
     # Each side's findings are verified once: the baseline's strong categories, and the
     # strength the model gives each category (absent = left out, below the threshold =
     # played down, e.g. "lab certificate shows it is THC-free").

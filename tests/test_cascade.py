@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,50 @@ async def test_routing(route: CascadeRoute, offline: Assessment, sent: bool) -> 
     if sent:
         assert model.requests[0].leads == offline.findings  # verified offline findings as leads
     assert cascade.engine == "cascade:offline+llm:m"
+
+
+class Fetching(Fixed):
+    """A model that fetches one more page (appended to the shared page list) first."""
+
+    async def assess(self, request: AssessmentRequest, toolbox: ReviewToolbox) -> Assessment:
+        request.pages.append(PAGE.model_copy(update={"url": URL + "more"}))
+        return await super().assess(request, toolbox)
+
+
+@pytest.mark.parametrize(("model_class", "offline_runs"), [(Fixed, 1), (Fetching, 2)])
+async def test_evidence_floor_reuses_the_cascades_offline_assessment(
+    model_class: type[Fixed], offline_runs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unless the model fetched pages, the floor takes the offline assessment the cascade
+    made (same engine, same pages) instead of running the engine again; the cascade
+    verifies the offline findings once."""
+    import agent.cascade
+    from agent.evidence_floor import apply_evidence_floor
+
+    settings = Settings(database_url="sqlite://", cascade={"route": CascadeRoute.NON_APPROVE})
+    model_answer = MODEL_ANSWER.model_copy(update={"model": "m"})
+    first, model = Fixed("offline", casino(0.95)), model_class("llm:m", model_answer)
+    cascade = CascadeAssessor(first, model, settings)
+    verified: list[object] = []
+    real_verify = agent.cascade.verify_findings
+
+    def counting_verify(*args: Any, **kwargs: Any) -> Any:
+        verified.append(args)
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(agent.cascade, "verify_findings", counting_verify)
+    pages = [PAGE]
+    request = AssessmentRequest(
+        merchant=None, website=URL, crawl=CrawlReport(start_url=URL, pages=[PAGE]),
+        pages=pages, rules=[], corpus=CORPUS,
+    )  # fmt: skip
+    toolbox = ReviewToolbox(
+        merchant_id=None, website=URL, pages=pages, corpus=CORPUS,
+        crawl_settings=settings.crawl, audit=MemoryAudit(),
+    )  # fmt: skip
+    assessment = await cascade.assess(request, toolbox)
+    assert len(verified) == 1 and len(model.requests) == 1
+    result = await apply_evidence_floor(assessment, request, toolbox, settings, first)
+    assert len(first.requests) == offline_runs
+    # Either way the floor saw the casino evidence the model left out.
+    assert "gambling" in (result.escalation_reason or "")
