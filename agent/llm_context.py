@@ -77,14 +77,20 @@ def rule_line(rule: PolicyRule, *, detailed: bool) -> str:
     return f"{line}. {rule.description}" + (f" Not violations: {lookalikes}" if lookalikes else "")
 
 
-def rule_lines(rules: list[RetrievedRule], detailed: frozenset[str] | None) -> str:
+def rule_lines(
+    rules: list[RetrievedRule],
+    detailed: frozenset[str] | None,
+    related: frozenset[str] = frozenset(),
+) -> str:
     """The candidate rules: every one in full, a line each (detailed None); or in full
     only the rules the shown evidence meets, and the others' ids on one line (an id names
-    the category and the activity; search_policies gives a rule's text)."""
+    the category and the activity; search_policies gives a rule's text), with the ids of
+    the `related` rules shown sentences read like, when they are no candidates."""
     if detailed is None:
         return "\n".join(rule_line(hit.rule, detailed=True) for hit in rules)
     lines = [rule_line(hit.rule, detailed=True) for hit in rules if hit.rule.id in detailed]
     others = [hit.rule.id for hit in rules if hit.rule.id not in detailed]
+    others += sorted(related - {hit.rule.id for hit in rules})
     if others:
         lines.append(f"- also: {', '.join(others)}")
     return "\n".join(lines)
@@ -158,6 +164,7 @@ def task_values(
     merchant = request.merchant
     record = merchant.fields(include_personal=include_personal) if merchant else None
     detailed: frozenset[str] | None = None
+    related: frozenset[str] = frozenset()
     if evidence_chars is None:
         pages = [page_block(page, max_page_chars) for page in request.pages if page.ok]
     else:
@@ -171,13 +178,14 @@ def task_values(
         )
         pages = [excerpt_block(excerpt) for excerpt in evidence.excerpts]
         detailed = evidence.rule_ids | {lead.rule_id for lead in request.leads}
+        related = evidence.related
     excerpts = evidence_chars is not None
     return {
         "website": neutralise(request.website),
         # One line, in both modes: indentation would only cost tokens (and would make the
         # whole-page baseline of bench.tokens look bigger than it need be).
         "merchant": neutralise(to_json(record, indent=None)) if record is not None else None,
-        "rules": rule_lines(request.rules, detailed),
+        "rules": rule_lines(request.rules, detailed, related),
         "leads": lead_lines(request.leads),
         "crawl": crawl_summary(request.crawl, request.pages, outline=excerpts),
         "pages": "\n\n".join(pages),

@@ -31,7 +31,7 @@ from functools import cache
 
 import bm25s
 
-from agent.llm_likeness import rule_likeness
+from agent.llm_likeness import best_rules
 from agent.offline.indicators import Role, compiled
 from agent.offline.model import (
     DEFAULT_MODEL_PATH,
@@ -80,6 +80,9 @@ class Evidence:
 
     excerpts: list[Excerpt]
     rule_ids: frozenset[str]  # rules with an indicator met in a shown snippet
+    # Rules of the whole corpus that shown sentences read most like (a euphemism's rule
+    # may be no candidate): the model is told their ids.
+    related: frozenset[str] = frozenset()
 
 
 def _indicator_matches(snippets: Sequence[Snippet], corpus: PolicyCorpus) -> list[set[str]]:
@@ -121,15 +124,12 @@ def _bm25_order(snippets: Sequence[Snippet], rules: Sequence[RetrievedRule]) -> 
     return [int(p) for p, s in zip(results[0], scores[0], strict=True) if float(s) > 0]
 
 
-def _rule_like_order(snippets: Sequence[Snippet], corpus: PolicyCorpus | None) -> list[int]:
+def _rule_like_order(snippets: Sequence[Snippet], fits: Sequence[tuple[float, str]]) -> list[int]:
     """The RULE_LIKE_TOP snippets (distinct texts, citable kinds) most like a rule."""
-    if corpus is None:
-        return []
-    likeness = rule_likeness(snippets, corpus)
-    ranked = sorted(range(len(snippets)), key=lambda p: (-likeness[p], p))
+    ranked = sorted(range(len(fits)), key=lambda p: (-fits[p][0], p))
     first: dict[str, int] = {}
     for position in ranked:
-        if likeness[position] > 0 and snippets[position].kind in RULE_LIKE_KINDS:
+        if fits[position][0] > 0 and snippets[position].kind in RULE_LIKE_KINDS:
             first.setdefault(snippets[position].text, position)
             if len(first) >= RULE_LIKE_TOP:
                 break
@@ -180,6 +180,7 @@ def ranked_tiers(
     leads: Iterable[Finding],
     rater: Rater | None = None,
     corpus: PolicyCorpus | None = None,
+    fits: Sequence[tuple[float, str]] | None = None,
 ) -> tuple[list[int], list[int]]:
     """Snippet positions in two tiers, each most worth showing first: the evidence (lead
     quotes, indicator hits, rated snippets, the sentences most like a rule's wording,
@@ -189,7 +190,9 @@ def ranked_tiers(
     for position in _evidence_order(snippets, matches, leads, rater):
         # A hit with its product card: name, price and description together.
         evidence += _card(snippets, position)
-    for position in _rule_like_order(snippets, corpus):
+    if fits is None and corpus is not None:
+        fits = best_rules(snippets, corpus)
+    for position in _rule_like_order(snippets, fits or []):
         evidence += _card(snippets, position)
     evidence += _catalogue(snippets)
     order: list[int] = []
@@ -287,7 +290,8 @@ def select_evidence(
     ok = [page for page in pages if page.ok]
     snippets = site_snippets(ok)
     matches = _indicator_matches(snippets, corpus)
-    evidence, outline = ranked_tiers(snippets, matches, rules, leads, rater, corpus)
+    fits = best_rules(snippets, corpus)
+    evidence, outline = ranked_tiers(snippets, matches, rules, leads, rater, fits=fits)
     chosen: set[int] = set()
     seen_text: set[str] = set()
     used = _fill(snippets, evidence, budget_chars, chosen, seen_text)
@@ -300,7 +304,8 @@ def select_evidence(
         by_page[snippets[position].page].append(snippets[position].text)
     excerpts = [Excerpt(ok[index], lines) for index, lines in sorted(by_page.items())]
     met = frozenset(rule for position in chosen for rule in matches[position])
-    return Evidence(excerpts, met)
+    related = frozenset(fits[p][1] for p in _rule_like_order(snippets, fits) if p in chosen)
+    return Evidence(excerpts, met, related)
 
 
 def _fill(

@@ -105,6 +105,22 @@ def _rule_weights(corpus: PolicyCorpus) -> RuleWeights:
     return RuleWeights({term: row for row, term in enumerate(terms)}, weights)
 
 
+def best_rules(snippets: Sequence[Snippet], corpus: PolicyCorpus) -> list[tuple[float, str]]:
+    """For each snippet, its likeness (see rule_likeness) and the id of the rule it fits
+    best ("" when it shares no term with any rule)."""
+    table = _rule_weights(corpus)
+    fits = []
+    for snippet in snippets:
+        rows = {table.rows[t] for t in _folded_words(snippet.folded) if t in table.rows}
+        if not rows:
+            fits.append((0.0, ""))
+            continue
+        scores = table.weights[sorted(rows)].sum(axis=0)
+        best = int(scores[:-1].argmax())
+        fits.append((float(scores[best] - scores[-1]), corpus.rules[best].id))
+    return fits
+
+
 def rule_likeness(snippets: Sequence[Snippet], corpus: PolicyCorpus) -> list[float]:
     """Each snippet's BM25 score against the corpus rule its words fit best, less its
     score against the rules' lookalike wording.
@@ -115,13 +131,4 @@ def rule_likeness(snippets: Sequence[Snippet], corpus: PolicyCorpus) -> list[flo
     and "quit your job in 30 days"). Shop text that merely shares a rule's everyday words
     ("we accept Visa", "returns within 30 days") is what the lookalikes are made of.
     """
-    table = _rule_weights(corpus)
-    likeness = []
-    for snippet in snippets:
-        rows = {table.rows[t] for t in _folded_words(snippet.folded) if t in table.rows}
-        if not rows:
-            likeness.append(0.0)
-            continue
-        scores = table.weights[sorted(rows)].sum(axis=0)
-        likeness.append(float(scores[:-1].max() - scores[-1]))
-    return likeness
+    return [score for score, _ in best_rules(snippets, corpus)]

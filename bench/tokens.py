@@ -11,7 +11,9 @@ response format) and submits an empty verdict at once:
   the rest of the site reachable through tools);
 - naive: every fetched page in full in one prompt (context "pages", no truncation).
 
-Both use the same system prompt and tools, so the difference is what the site costs.
+Both use the same system prompt, tools, record and crawl summary; the difference is the
+site text (excerpts against every page) and the candidate rules (the naive side has each
+in full, the agent only those its excerpts meet, the others by id).
 For the dev set's planted evidence (annotations.jsonl: the quote each label rests on), it
 counts the cases whose agent prompt does not contain that quote: evidence the agent's
 context missed (it would have to find it with search_site_text or fetch_page).

@@ -172,6 +172,8 @@ def test_a_euphemism_worded_like_a_rule_is_selected_among_filler(tmp_path: Path)
     shown = select_evidence([page], corpus, [], [], budget_chars=400)
     lines = [line for excerpt in shown.excerpts for line in excerpt.lines]
     assert EUPHEMISM in lines
+    # The rule it reads like is named to the model although it was no candidate.
+    assert "counterfeit_ip.replica_goods" in shown.related
     snippets = site_snippets([page])
     likeness = dict(zip((s.text for s in snippets), rule_likeness(snippets, corpus), strict=True))
     # Shop wording the rules list as lookalikes ranks below it.
