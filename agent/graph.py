@@ -113,8 +113,10 @@ def audited(name: str, node: Node) -> Node:
     return run
 
 
-def _next_or_decide(target: str) -> Callable[[ReviewState], str]:
-    def route(state: ReviewState) -> str:
+def _next_or_decide(target: str) -> Callable[[ReviewState], Awaitable[str]]:
+    # A coroutine, not a plain function: LangGraph runs a plain router in a worker thread
+    # (a thread hop and a GIL handover per edge, four per review) in an async graph.
+    async def route(state: ReviewState) -> str:
         return "decide" if state.get("error") else target
 
     return route
