@@ -25,7 +25,7 @@ from agent.llm_evidence import Excerpt, Rater, select_evidence
 from agent.prompts import PromptSet
 from merchant_review.pages import CrawlReport, PageSnapshot
 from merchant_review.policy import PolicyRule, RetrievedRule
-from merchant_review.verdict import Finding, PageCitation
+from merchant_review.verdict import Finding
 
 BLOCK_TAGS = ("untrusted_page", "merchant_record", "offline_leads")
 
@@ -96,17 +96,13 @@ def rule_lines(
     return "\n".join(lines)
 
 
-def lead_lines(leads: list[Finding]) -> str:
-    """Offline leads, one citation per line (neutralised: quotes are page text)."""
-    lines = []
-    for lead in leads:
-        for citation in lead.citations:
-            if isinstance(citation, PageCitation):
-                cited = f'{citation.url} "{citation.quote}"'
-            else:
-                cited = f"record {citation.field}: {citation.value}"
-            lines.append(f"- {lead.rule_id} ({lead.confidence:.2f}): {cited}")
-    return neutralise("\n".join(lines))
+def lead_json(leads: list[Finding]) -> str:
+    """Offline leads as one line of JSON (neutralised: quotes are page text). JSON, not
+    lines: the leads are findings the model may re-submit as they are, and the CI gate's
+    plumbing model (evals/plumbing.py) does exactly that."""
+    if not leads:
+        return ""
+    return neutralise(to_json([lead.model_dump(mode="json") for lead in leads], indent=None))
 
 
 _TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " · ", " :: ")
@@ -186,7 +182,7 @@ def task_values(
         # whole-page baseline of bench.tokens look bigger than it need be).
         "merchant": neutralise(to_json(record, indent=None)) if record is not None else None,
         "rules": rule_lines(request.rules, detailed, related),
-        "leads": lead_lines(request.leads),
+        "leads": lead_json(request.leads),
         "crawl": crawl_summary(request.crawl, request.pages, outline=excerpts),
         "pages": "\n\n".join(pages),
         "excerpts": excerpts,
