@@ -10,8 +10,8 @@ reviews' own CPU work, done on one event loop per process).
 
 `--processes P` splits the concurrency over P local runners on the same batch run (each
 with its own scripted model, in-process), so P cores review at once. What a process
-loads once (the evidence floor's offline engine) is loaded before the clock starts, as
-in a long-running worker.
+loads once (the evidence floor's offline engine, the review graph's modules) is loaded
+before the clock starts, as in a long-running worker.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def _engine(
 ) -> tuple[ScriptedModel, service.Engine]:
     model = ScriptedModel(default=ScriptedModel.always_submit(**VERDICT), delay_s=delay)
     service.warm_model_reviews(settings)
+    service.warm_reviews()
     return model, service.Engine(scripted_engine(model, settings.model, rate), load_corpus())
 
 

@@ -38,9 +38,18 @@ class Engine:
         """The settings' assessor (model calls rate-limited by settings.batch.rate)."""
         if settings.resolved_engine() is not EngineChoice.OFFLINE:
             warm_model_reviews(settings)
+        warm_reviews()
         return cls(
             batch_assessor(settings, limiter(settings.batch.rate)), load_corpus(settings.policy_dir)
         )
+
+
+def warm_reviews() -> None:
+    """Import now what the first review would import (the review graph with LangGraph, the
+    crawler): about a second of CPU per process, paid with the engine's loading rather than
+    as the run's first work."""
+    import agent.graph  # noqa: F401
+    import tools.crawler  # noqa: F401
 
 
 def warm_model_reviews(settings: Settings) -> None:
