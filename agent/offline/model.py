@@ -126,8 +126,22 @@ def save_model(model: SnippetModel, folder: Path) -> Path:
     """Write the artefact to `folder`; returns its path (its hash is the model version)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / MODEL_FILE
+    _drop_process_state(model.vectorizer)
     joblib.dump(model.payload(), path, compress=3)
     return path
+
+
+def _drop_process_state(vectorizer: Any) -> None:
+    """Remove what sklearn caches per process before the vectorizer is pickled.
+
+    A word vectorizer that has transformed text keeps `_stop_words_id` (the memory address
+    of its stop-word list, to skip a check next time); pickled, it changes the artefact's
+    bytes, hence its version, on every run. sklearn sets it again when it needs it.
+    """
+    parts = [part for _, part in getattr(vectorizer, "transformer_list", [])] or [vectorizer]
+    for part in parts:
+        if hasattr(part, "_stop_words_id"):
+            delattr(part, "_stop_words_id")
 
 
 def artefact_version(path: Path) -> str:

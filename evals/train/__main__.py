@@ -3,37 +3,54 @@
     python -m evals.train --dataset evals/datasets/dev --out models/
 
 Crawls the TRAIN and CALIBRATION cases exactly as an eval does (the TEST split is never
-read), fits the snippet model on TRAIN, picks its thresholds from out-of-fold TRAIN
-scores, fits the confidence calibration (per proposed outcome) on CALIBRATION, and
-writes the artefact plus a JSON summary of what it measured (models/snippet-lr.json).
-Deterministic: the same data gives the same weights (liblinear, no random state involved).
+read, nor its annotations), fits the snippet model on TRAIN, picks its thresholds, fits
+the confidence calibration (per proposed outcome) on CALIBRATION, and writes the artefact
+plus a JSON summary of what it measured (models/snippet-lr.json).
+
+`--labels instances` (default, round 5): positives are the snippets holding a TRAIN
+case's annotated evidence quote; thresholds are chosen on the CALIBRATION split; 5-fold
+out-of-fold TRAIN figures are reported. `--labels weak` (rounds 1-4): case-level labels,
+thresholds from 3-fold out-of-fold TRAIN scores. Deterministic: liblinear's shuffling has
+a fixed random state (see evals/TRAINING.md round 3).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from agent.assessor import AssessmentRequest
 from agent.offline import OfflineAssessor
-from agent.offline.model import UNCALIBRATED, artefact_version, save_model
+from agent.offline.model import UNCALIBRATED, SnippetModel, artefact_version, save_model
 from agent.offline.modelscorer import ModelScorer
-from evals.dataset import load_dataset
+from evals.dataset import EvalCase, load_dataset
 from evals.train.calibrate import (
     Outcome,
+    case_call_table,
+    choose_calibration_thresholds,
     choose_thresholds,
     expected_calibration_error,
     fit_calibration,
     outcomes,
 )
 from evals.train.capture import capture
-from evals.train.fit import LabelledCase, case_scores, case_texts, fit_model
-from merchant_review.taxonomy import Decision
+from evals.train.fit import (
+    LabelledCase,
+    case_scores,
+    case_texts,
+    fit_instance_model,
+    fit_model,
+)
+from evals.train.instances import case_evidence, evidence_coverage, load_evidence
+from merchant_review.taxonomy import Category, Decision
 
-FOLDS = 3
+FOLDS = 3  # weak labels: threshold choice out-of-fold on TRAIN
+INSTANCE_FOLDS = 5  # instance labels: out-of-fold TRAIN figures (folds by case), reported
 
 
 def _summary(raw: list[Outcome], calibrated: list[Outcome]) -> dict[str, Any]:
@@ -72,34 +89,86 @@ def _by_outcome(raw: list[Outcome], calibrated: list[Outcome]) -> dict[str, dict
     return table
 
 
+class Labels(StrEnum):
+    INSTANCES = "instances"  # the annotated evidence sentences (round 5)
+    WEAK = "weak"  # case-level categories, multiple-instance style (rounds 1-4)
+
+
+def _labelled(
+    dataset: Path, chosen: list[EvalCase], requests: dict[str, AssessmentRequest]
+) -> dict[str, LabelledCase]:
+    evidence = load_evidence(dataset, [c.case_id for c in chosen])
+    labelled = {}
+    for case in chosen:
+        request = requests.get(case.case_id)
+        texts = case_texts(request.pages) if request is not None else ()
+        quotes = tuple(evidence.get(case.case_id, ()))
+        labelled[case.case_id] = LabelledCase(
+            case.case_id,
+            texts,
+            frozenset(case.expected.categories),
+            quotes,
+            case_evidence(texts, quotes),
+        )
+    return labelled
+
+
+def _out_of_fold(
+    train: list[LabelledCase], labels: Labels, folds: int
+) -> list[tuple[frozenset[Category], dict[Category, float]]]:
+    """Each TRAIN case scored by a model fit on the other folds (folds by case)."""
+    fit = fit_instance_model if labels is Labels.INSTANCES else fit_model
+    oof = []
+    for fold in range(folds):
+        held = [c for i, c in enumerate(train) if i % folds == fold]
+        model = fit([c for i, c in enumerate(train) if i % folds != fold])
+        oof += [(c.categories, case_scores(model, c)) for c in held]
+    return oof
+
+
+def _fit(
+    train: list[LabelledCase], calibration: list[LabelledCase], labels: Labels
+) -> tuple[SnippetModel, dict[str, Any]]:
+    """The model with its thresholds, and what choosing them measured."""
+    if labels is Labels.WEAK:
+        oof = _out_of_fold(train, labels, FOLDS)
+        model = fit_model(train)
+        thresholds = choose_thresholds(oof, model.categories)
+        return replace(model, thresholds=thresholds), {"labels": labels.value}
+    oof = _out_of_fold(train, labels, INSTANCE_FOLDS)
+    model = fit_instance_model(train)
+    calls = [(c.categories, case_scores(model, c)) for c in calibration]
+    thresholds = choose_calibration_thresholds(calls, model.categories)
+    measured = {
+        "labels": labels.value,
+        "evidence_train": evidence_coverage(train),
+        "evidence_calibration": evidence_coverage(calibration),
+        "train_out_of_fold": case_call_table(oof, model.categories),
+        "calibration": case_call_table(calls, model.categories),
+    }
+    return replace(model, thresholds=thresholds), measured
+
+
 def main(
     dataset: Annotated[Path, typer.Option(help="a dataset folder with splits.json")] = Path(
         "evals/datasets/dev"
     ),
     out: Annotated[Path, typer.Option(help="folder for the artefact")] = Path("models"),
+    labels: Annotated[
+        Labels, typer.Option(help="instances: annotated evidence; weak: case labels")
+    ] = Labels.INSTANCES,
 ) -> None:
-    """Fit on TRAIN, choose thresholds out-of-fold on TRAIN, calibrate on CALIBRATION."""
+    """Fit on TRAIN, choose thresholds (CALIBRATION for instance labels, out-of-fold TRAIN
+    for weak labels), calibrate the confidence on CALIBRATION."""
     data = load_dataset(dataset)
     chosen = [c for c in data.cases if data.splits.get(c.case_id) in {"train", "calibration"}]
     requests = capture(data, chosen)
     split = {c.case_id: data.splits[c.case_id] for c in chosen}
     expected = {c.case_id: (c.expected.decision, frozenset(c.expected.categories)) for c in chosen}
-    labelled = {
-        c.case_id: LabelledCase(
-            c.case_id,
-            case_texts(requests[c.case_id].pages) if c.case_id in requests else (),
-            frozenset(c.expected.categories),
-        )
-        for c in chosen
-    }
+    labelled = _labelled(dataset, chosen, requests)
     train = [labelled[k] for k in sorted(labelled) if split[k] == "train"]
-    oof = []
-    for fold in range(FOLDS):
-        held = [c for i, c in enumerate(train) if i % FOLDS == fold]
-        model = fit_model([c for i, c in enumerate(train) if i % FOLDS != fold])
-        oof += [(c.categories, case_scores(model, c)) for c in held]
-    model = fit_model(train)
-    model = replace(model, thresholds=choose_thresholds(oof, model.categories))
+    held = [labelled[k] for k in sorted(labelled) if split[k] == "calibration"]
+    model, measured = _fit(train, held, labels)
     calibration_requests = {k: r for k, r in requests.items() if split[k] == "calibration"}
     train_requests = {k: r for k, r in requests.items() if split[k] == "train"}
     scorer = ModelScorer(model)
@@ -120,6 +189,7 @@ def main(
         "train_cases": len(train),
         "calibration_cases": len(calibration_requests),
         "thresholds": {c.value: t for c, t in model.thresholds.items()},
+        "model": measured,
         "calibration": {**summary, "shipped": kept, "logit_shift": shifts},
         "calibration_on_train": train_summary,
     }

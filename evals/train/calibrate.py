@@ -29,6 +29,10 @@ MIN_CALLS = 3  # ... on at least this many calls
 KNOTS = 41
 PRIOR_SD = 3.0  # prior sd of each outcome's logit shift (leave-one-out choice, evals/TRAINING.md)
 EPSILON = 1e-3
+# Instance-label model (evals/TRAINING.md round 5): thresholds from the CALIBRATION split.
+# The grid starts at 0.8: at 0.5 the gambling model called two odd-half real-websites
+# benign sites ("premier league champions"), which no threshold of 0.8 or more does.
+INSTANCE_GRID = (0.8, 0.9, 0.95, 0.98, 0.99)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,52 @@ def choose_thresholds(
                 chosen[category] = threshold
                 break
     return chosen
+
+
+def choose_calibration_thresholds(
+    calls: Sequence[tuple[frozenset[Category], dict[Category, float]]],
+    categories: Sequence[Category],
+) -> dict[Category, float]:
+    """Per category: the lowest INSTANCE_GRID score whose (case, category) calls on the
+    CALIBRATION split are precise enough, with at least one right call; else off (1.0).
+
+    A category the calibration split cannot show to be right at any score stays off.
+    """
+    chosen = {}
+    for category in categories:
+        chosen[category] = 1.0
+        for threshold in INSTANCE_GRID:
+            made = [category in expected for expected, s in calls if s[category] >= threshold]
+            if any(made) and sum(made) / len(made) >= MIN_PRECISION:
+                chosen[category] = threshold
+                break
+    return chosen
+
+
+def case_call_table(
+    calls: Sequence[tuple[frozenset[Category], dict[Category, float]]],
+    categories: Sequence[Category],
+    grid: Sequence[float] = GRID,
+) -> list[dict[str, float]]:
+    """Pooled (case, category) calls at each score: right, wrong, missed, precision, recall."""
+    table = []
+    for threshold in grid:
+        tp = fp = fn = 0
+        for expected, scores in calls:
+            for category in categories:
+                call, has = scores[category] >= threshold, category in expected
+                tp, fp, fn = tp + (call and has), fp + (call and not has), fn + (has and not call)
+        table.append(
+            {
+                "threshold": threshold,
+                "tp": tp,
+                "fp": fp,
+                "fn": fn,
+                "precision": round(tp / (tp + fp), 4) if tp + fp else 0.0,
+                "recall": round(tp / (tp + fn), 4) if tp + fn else 0.0,
+            }
+        )
+    return table
 
 
 def outcomes(

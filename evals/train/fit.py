@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -21,6 +22,7 @@ from sklearn.pipeline import FeatureUnion
 from agent.offline.model import UNCALIBRATED, FloatArray, SnippetModel
 from agent.offline.modelscorer import SKIPPED_KINDS
 from agent.offline.snippets import site_snippets
+from evals.train.instances import instance_labels
 from merchant_review.pages import PageSnapshot
 from merchant_review.taxonomy import Category
 
@@ -30,6 +32,7 @@ KEEP_SCORE = 0.8  # ... and any other snippet the first model scores this high
 REGULARISATION_C = 4.0
 REFINE_ROUNDS = 2
 POSITIVE_WEIGHT = 20.0
+INSTANCE_POSITIVE_WEIGHT = 20.0  # instance labels: a few dozen evidence snippets per category
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class LabelledCase:
     case_id: str
     texts: tuple[str, ...]
     categories: frozenset[Category]
+    # The annotated evidence (category, folded quote) and the texts that hold it
+    # (evals/train/instances.py); empty when the dataset has no annotations.
+    quotes: tuple[tuple[Category, str], ...] = ()
+    evidence: Mapping[str, frozenset[Category]] = field(default_factory=dict)
 
 
 def case_texts(pages: list[PageSnapshot]) -> tuple[str, ...]:
@@ -93,10 +100,12 @@ def _first_labels(
     return labels
 
 
-def _fit_one(matrix: object, rows: list[int], labels: list[int]) -> LogisticRegression:
+def _fit_one(
+    matrix: object, rows: list[int], labels: list[int], positive_weight: float = POSITIVE_WEIGHT
+) -> LogisticRegression:
     model = LogisticRegression(
         C=REGULARISATION_C,
-        class_weight={0: 1.0, 1: POSITIVE_WEIGHT},
+        class_weight={0: 1.0, 1: positive_weight},
         solver="liblinear",
         max_iter=1000,
         random_state=0,  # liblinear shuffles the data: fixed, so retraining is byte-identical
@@ -105,10 +114,9 @@ def _fit_one(matrix: object, rows: list[int], labels: list[int]) -> LogisticRegr
     return model
 
 
-def fit_model(cases: Sequence[LabelledCase]) -> SnippetModel:
-    """Vectorizer and per-category weights from the cases (thresholds are set later)."""
+def _vectorise(cases: Sequence[LabelledCase]) -> tuple[FeatureUnion, Any, dict[str, int]]:
+    """The fitted vectorizer, the matrix of every distinct text, and each text's row."""
     texts = list(dict.fromkeys(t for case in cases for t in case.texts))
-    index = {text: i for i, text in enumerate(texts)}
     features = vectorizer()
     matrix = features.fit_transform(texts)
     for _, part in features.transformer_list:
@@ -116,18 +124,10 @@ def fit_model(cases: Sequence[LabelledCase]) -> SnippetModel:
         # process) to skip a check; pickled, it changed the artefact's hash on each run.
         if hasattr(part, "_stop_words_id"):
             delattr(part, "_stop_words_id")
-    coefs, intercepts = [], []
-    for category in MODELLED:
-        labels = _first_labels(cases, texts, category)
-        rows = [index[t] for t in labels]
-        first = _fit_one(matrix, rows, [labels[t] for t in labels])
-        model = first
-        for _round in range(REFINE_ROUNDS):
-            refined = _refine(cases, labels, model.predict_proba(matrix)[:, 1], index, category)
-            model = _fit_one(matrix, [index[t] for t in refined], list(refined.values()))
-        second = model
-        coefs.append(second.coef_[0])
-        intercepts.append(second.intercept_[0])
+    return features, matrix, {text: i for i, text in enumerate(texts)}
+
+
+def _model(features: FeatureUnion, coefs: list[Any], intercepts: list[float]) -> SnippetModel:
     return SnippetModel(
         vectorizer=features,
         categories=MODELLED,
@@ -136,6 +136,46 @@ def fit_model(cases: Sequence[LabelledCase]) -> SnippetModel:
         thresholds={c: 1.0 for c in MODELLED},
         calibration=UNCALIBRATED,
     )
+
+
+def fit_model(cases: Sequence[LabelledCase]) -> SnippetModel:
+    """Vectorizer and per-category weights from case-level labels (thresholds set later)."""
+    features, matrix, index = _vectorise(cases)
+    texts = list(index)
+    coefs, intercepts = [], []
+    for category in MODELLED:
+        labels = _first_labels(cases, texts, category)
+        rows = [index[t] for t in labels]
+        model = _fit_one(matrix, rows, [labels[t] for t in labels])
+        for _round in range(REFINE_ROUNDS):
+            refined = _refine(cases, labels, model.predict_proba(matrix)[:, 1], index, category)
+            model = _fit_one(matrix, [index[t] for t in refined], list(refined.values()))
+        coefs.append(model.coef_[0])
+        intercepts.append(model.intercept_[0])
+    return _model(features, coefs, intercepts)
+
+
+def fit_instance_model(
+    cases: Sequence[LabelledCase], positive_weight: float = INSTANCE_POSITIVE_WEIGHT
+) -> SnippetModel:
+    """Per-category weights from the annotated evidence snippets (evals/train/instances.py).
+
+    A category without an evidence snippet in these cases gets no weights and a very low
+    intercept: it never scores.
+    """
+    features, matrix, index = _vectorise(cases)
+    coefs, intercepts = [], []
+    for category in MODELLED:
+        labels = instance_labels(cases, category)
+        if not any(labels.values()):
+            coefs.append(np.zeros(matrix.shape[1]))
+            intercepts.append(-20.0)
+            continue
+        rows = [index[t] for t in labels]
+        model = _fit_one(matrix, rows, list(labels.values()), positive_weight)
+        coefs.append(model.coef_[0])
+        intercepts.append(model.intercept_[0])
+    return _model(features, coefs, intercepts)
 
 
 def _refine(
