@@ -7,10 +7,11 @@ read, nor its annotations), fits the snippet model on TRAIN, picks its threshold
 the confidence calibration (per proposed outcome) on CALIBRATION, and writes the artefact
 plus a JSON summary of what it measured (models/snippet-lr.json).
 
-`--labels instances` (default, round 5): positives are the snippets holding a TRAIN
-case's annotated evidence quote; thresholds are chosen on the CALIBRATION split; 5-fold
-out-of-fold TRAIN figures are reported. `--labels weak` (rounds 1-4): case-level labels,
-thresholds from 3-fold out-of-fold TRAIN scores. Deterministic: liblinear's shuffling has
+`--labels weak` (default; rounds 1-4, the shipped artefact): case-level labels,
+thresholds from 3-fold out-of-fold TRAIN scores. `--labels instances` (round 5, measured
+and not shipped: evals/TRAINING.md): positives are the snippets holding a TRAIN case's
+annotated evidence quote; thresholds are chosen on the CALIBRATION split; 5-fold
+out-of-fold TRAIN figures are reported. Deterministic: liblinear's shuffling has
 a fixed random state (see evals/TRAINING.md round 3).
 """
 
@@ -155,8 +156,8 @@ def main(
     ),
     out: Annotated[Path, typer.Option(help="folder for the artefact")] = Path("models"),
     labels: Annotated[
-        Labels, typer.Option(help="instances: annotated evidence; weak: case labels")
-    ] = Labels.INSTANCES,
+        Labels, typer.Option(help="weak: case labels (shipped); instances: annotated evidence")
+    ] = Labels.WEAK,
 ) -> None:
     """Fit on TRAIN, choose thresholds (CALIBRATION for instance labels, out-of-fold TRAIN
     for weak labels), calibrate the confidence on CALIBRATION."""
