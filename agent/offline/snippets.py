@@ -22,8 +22,11 @@ from merchant_review.pages import PageSnapshot
 
 MAX_CHARS = 300
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+")
+# A number before a currency sign needs no word boundary after the sign ("1 549,99 €" at a
+# line's end, "12€ each"); a currency code does ("12 eur", not "12 eurostars").
 _PRICE = re.compile(
-    r"(?:[$€£¥]\s?\d)|(?:\d[\d.,]*\s?(?:€|£|\$|eur|usd|gbp|chf)\b)|(?:\bprice\b)", re.IGNORECASE
+    r"(?:[$€£¥]\s?\d)|(?:\d[\d.,]*\s?(?:[€£$¥]|(?:eur|usd|gbp|chf)\b))|(?:\bprice\b)",
+    re.IGNORECASE,
 )
 _HAS_WORD = re.compile(r"\w\w")
 _NAV_WORDS = frozenset(
