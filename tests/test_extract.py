@@ -118,7 +118,8 @@ def test_content_after_a_stray_closing_html_is_still_read() -> None:
 def test_anchor_text_leaves_out_script_ruby_and_template_strings() -> None:
     extracted = extract_page(
         page(
-            "<a href='/a'>A<script>s()</script>B<rt>r</rt>C</a><template><a href='/t'>T</a></template>"
+            "<a href='/a'>A<script>s()</script>B<rt>r</rt>C</a>"
+            "<template><a href='/t'>T</a></template>"
         ),
         PAGE_URL,
     )
