@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
+import httpcore
+import pytest
+
+from tools import pinning
 from tools.pinning import PinnedBackend
 
 
@@ -44,4 +48,17 @@ async def test_is_readable_follows_the_socket() -> None:
         assert stream.get_extra_info("is_readable") is True
         await stream.aclose()
         assert stream.get_extra_info("is_readable") is True  # closed: no file descriptor
-        assert pins.dialled == [("127.0.0.1", port)]
+        assert list(pins.dialled) == [("127.0.0.1", port)]
+
+
+async def test_the_dial_record_stays_bounded_over_a_long_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One client serves a whole batch run: the dial spy keeps only the latest attempts."""
+    monkeypatch.setattr(pinning, "MAX_PINNED_HOSTS", 3)
+    pins = PinnedBackend()
+    for port in range(1, 6):  # nothing listens on ports 1-5 of this address: each dial fails
+        pins.approve("gone.test", port, [ipaddress.ip_address("127.0.0.1")])
+        with pytest.raises(httpcore.ConnectError):
+            await pins.connect_tcp("gone.test", port)
+    assert list(pins.dialled) == [("127.0.0.1", port) for port in (3, 4, 5)]

@@ -19,7 +19,7 @@ import select
 import socket
 import ssl
 import typing
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 
 import httpcore
@@ -41,7 +41,9 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
         self._inner = inner or httpcore.AnyIOBackend()
         self._approved: OrderedDict[tuple[str, int], tuple[str, ...]] = OrderedDict()
-        self.dialled: list[tuple[str, int]] = []  # (address, port) of every connect attempt
+        # (address, port) of the latest connect attempts (tests spy on it); bounded because
+        # one client serves a whole batch run.
+        self.dialled: deque[tuple[str, int]] = deque(maxlen=MAX_PINNED_HOSTS)
 
     def approve(self, host: str, port: int, addresses: Iterable[IPAddress]) -> None:
         """Record the checked addresses `host:port` may be reached at (latest check wins)."""
