@@ -27,7 +27,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import bm25s
 
@@ -116,12 +116,18 @@ def _bm25_order(snippets: Sequence[Snippet], rules: Sequence[RetrievedRule]) -> 
     corpus_tokens = [list(snippet.tokens) or ["_"] for snippet in snippets]
     retriever = bm25s.BM25()
     retriever.index(corpus_tokens, show_progress=False)
-    query = " ".join(hit.rule.search_text() for hit in rules)
-    query_tokens = [t for t in canonical_words(fold_for_match(query)) if t]
+    query_tokens = _query_tokens(" ".join(hit.rule.search_text() for hit in rules))
     if not query_tokens:
         return []
-    results, scores = retriever.retrieve([query_tokens], k=len(snippets), show_progress=False)
+    results, scores = retriever.retrieve([list(query_tokens)], k=len(snippets), show_progress=False)
     return [int(p) for p, s in zip(results[0], scores[0], strict=True) if float(s) > 0]
+
+
+@lru_cache(maxsize=256)
+def _query_tokens(query: str) -> tuple[str, ...]:
+    """The BM25 query of candidate rules' texts: reviews of one batch meet the same few
+    rule sets, and folding the rules' wording is most of the query's cost."""
+    return tuple(t for t in canonical_words(fold_for_match(query)) if t)
 
 
 def _rule_like_order(snippets: Sequence[Snippet], fits: Sequence[tuple[float, str]]) -> list[int]:
@@ -333,7 +339,14 @@ def model_rater(model: SnippetModel) -> Rater:
     """A rater from the offline snippet model: its highest category probability."""
 
     def rate(texts: list[str]) -> list[float]:
-        return [float(row.max()) if len(row) else 0.0 for row in model.probabilities(texts)]
+        # A site repeats its navigation, footer and cookie notice on every page: each
+        # distinct text is rated once (a row's rating does not depend on the other rows).
+        distinct = list(dict.fromkeys(texts))
+        rows = model.probabilities(distinct)
+        rating = {
+            t: float(row.max()) if len(row) else 0.0 for t, row in zip(distinct, rows, strict=True)
+        }
+        return [rating[text] for text in texts]
 
     return rate
 

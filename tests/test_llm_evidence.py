@@ -6,17 +6,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from agent.llm_evidence import (
     OUTLINE_SHARE,
     RULE_LIKE_TOP,
     Rater,
     _indicator_matches,
+    model_rater,
     rank_snippets,
     ranked_tiers,
     select_evidence,
+    versioned_default_rater,
 )
 from agent.llm_likeness import rule_likeness
 from agent.llm_schema import SubmittedVerdict, verdict_schema
+from agent.offline.model import DEFAULT_MODEL_PATH, load_model
 from agent.offline.snippets import Snippet, make_snippet, site_snippets
 from merchant_review.pages import PageSnapshot
 from merchant_review.policy import PolicyCorpus, PolicyRule, RuleExamples
@@ -205,3 +211,28 @@ def test_the_budget_is_respected_and_a_clean_site_does_not_fill_it(tmp_path: Pat
     used = sum(len(line) + 1 for excerpt in shown.excerpts for line in excerpt.lines)
     # No evidence: rule-like sentences, then the outline within its share of the budget.
     assert used <= RULE_LIKE_TOP * max(map(len, FILLER)) + 2000 * OUTLINE_SHARE
+
+
+def test_the_model_rater_rates_repeated_texts_once_with_the_same_ratings() -> None:
+    """Each distinct text is rated once; every text gets the rating a row of its own has."""
+    rated: list[list[str]] = []
+
+    class Model:
+        def probabilities(self, texts: list[str]) -> np.ndarray:
+            rated.append(list(texts))
+            return np.array([[len(t) / 100, 0.1] for t in texts])
+
+    texts = ["add to cart", "box mod 200 w", "add to cart", "cookie notice", "box mod 200 w"]
+    ratings = model_rater(Model())(texts)  # type: ignore[arg-type]
+    assert rated == [["add to cart", "box mod 200 w", "cookie notice"]]
+    assert ratings == [0.11, 0.13, 0.11, 0.13, 0.13]
+
+
+def test_the_shipped_model_rates_a_site_the_same_with_repeats_folded() -> None:
+    found = versioned_default_rater()
+    if found is None:
+        pytest.skip("no shipped snippet model")
+    model = load_model(DEFAULT_MODEL_PATH)
+    texts = [s.folded for s in _site()] * 3 + ["free shipping", "cbd oil 10%", "free shipping"]
+    one_by_one = [float(model.probabilities([t])[0].max()) for t in texts]
+    assert found[0](texts) == one_by_one
