@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from merchant_review.audit import canonical_json
+from merchant_review.audit import canonical_bytes
 from merchant_review.pages import PageSnapshot
 
 CONTENT_FIELDS = frozenset({"title", "text", "hidden_text", "meta", "image_alts", "links"})
@@ -36,7 +36,7 @@ def page_content(page: PageSnapshot) -> dict[str, Any]:
 
 
 def encode(content: dict[str, Any]) -> EncodedContent:
-    raw = canonical_json(content).encode("utf-8")
+    raw = canonical_bytes(content)  # UTF-8 of canonical_json(content)
     return EncodedContent(hashlib.sha256(raw).hexdigest(), CODEC, len(raw), zlib.compress(raw))
 
 

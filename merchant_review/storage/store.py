@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,6 +53,9 @@ from merchant_review.storage.schema import (
 )
 from merchant_review.taxonomy import Category, Decision
 from merchant_review.verdict import Verdict
+
+# Built once: whether a review already has its verdict (asked at every finish_review).
+_VERDICT_OF = select(VerdictRow.seq).where(VerdictRow.review_id == bindparam("review_id"))
 
 
 class Store:
@@ -267,7 +270,7 @@ class Store:
         """Store the verdict and seal the review in the ledger (once per review)."""
 
         def make(session: Session, scrub: Scrubber) -> list[Chained]:
-            done = session.scalar(select(VerdictRow.seq).where(VerdictRow.review_id == review_id))
+            done = session.scalar(_VERDICT_OF, {"review_id": review_id})
             if done is not None:
                 raise StorageError(f"review {review_id} already has a verdict")
             return [rows.verdict_row(verdict, scrub)]
