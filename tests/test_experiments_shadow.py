@@ -77,11 +77,15 @@ def test_a_shadow_challenger_reviews_its_share_and_never_acts(
             if name.startswith("MERCHANT_REVIEW_CRAWL"):
                 env.setenv(name, value)
         base = ["--database-url", database_url, "--engine", "offline"]
+        ids = [m.record.merchant_id for m in w.merchants]
         configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
         strict = configs.create(
-            w.store, "strict", ConfigSpec(engine="offline", approve_min_confidence=0.99), actor="t"
+            w.store,
+            "strict",
+            ConfigSpec(engine="offline", approve_min_confidence=0.99),
+            actor="t",
+            seed=splitting_seed(ids),
         )
-        ids = [m.record.merchant_id for m in w.merchants]
         expected = {m for m in ids if assigned(strict.seed, m, SHARE)}
         assert 0 < len(expected) < COUNT  # the seed puts some in and some out
 
