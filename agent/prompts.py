@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,13 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
+
+
+@lru_cache(maxsize=64)
+def _template(text: str) -> jinja2.Template:
+    """The compiled template of a prompt text: compiled once per process, not per review
+    (compiling was ~3% of an LLM review's CPU in bench.latency)."""
+    return _environment().from_string(text)
 
 
 def _version(texts: dict[str, str]) -> str:
@@ -90,7 +98,7 @@ class PromptSet:
     def render(self, name: str, **values: Any) -> str:
         """Render one prompt file with `values`; a missing value raises PromptError."""
         try:
-            return _environment().from_string(self.texts[name]).render(**values).strip()
+            return _template(self.texts[name]).render(**values).strip()
         except jinja2.UndefinedError as exc:
             raise PromptError(f"prompt {name}: {exc}") from exc
 

@@ -81,3 +81,15 @@ def test_final_call_carries_the_schema_only_in_json_mode() -> None:
     tool = prompts.final_call("tool", '{"title": "S"}')
     assert "submit_verdict" in tool
     assert '"title"' not in tool
+
+
+def test_each_template_is_compiled_once_however_often_it_is_rendered() -> None:
+    from agent import prompts as module
+
+    module._template.cache_clear()
+    loaded = PromptSet.load()
+    for _ in range(3):
+        loaded.submit_reminder()
+        loaded.system()
+    info = module._template.cache_info()
+    assert (info.misses, info.hits) == (2, 4)
