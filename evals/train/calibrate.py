@@ -46,40 +46,36 @@ class Outcome:
     correct: bool
 
 
-def choose_thresholds(
-    oof: Sequence[tuple[frozenset[Category], dict[Category, float]]],
-    categories: Sequence[Category],
-) -> dict[Category, float]:
+Calls = Sequence[tuple[frozenset[Category], dict[Category, float]]]
+
+
+def _lowest_precise(
+    calls: Calls, category: Category, grid: Sequence[float], min_right: int, min_calls: int
+) -> float:
+    """The lowest grid score whose calls for `category` are precise enough (>= min_calls
+    calls, >= 1, and >= min_right of them right); 1.0 (off) when none is."""
+    for threshold in grid:
+        made = [category in expected for expected, s in calls if s[category] >= threshold]
+        right = sum(made)
+        if len(made) >= min_calls and right >= min_right and right / len(made) >= MIN_PRECISION:
+            return threshold
+    return 1.0
+
+
+def choose_thresholds(oof: Calls, categories: Sequence[Category]) -> dict[Category, float]:
     """Per category: the lowest grid score whose out-of-fold calls are precise enough."""
-    chosen = {}
-    for category in categories:
-        chosen[category] = 1.0
-        for threshold in GRID:
-            calls = [category in expected for expected, s in oof if s[category] >= threshold]
-            if len(calls) >= MIN_CALLS and sum(calls) / len(calls) >= MIN_PRECISION:
-                chosen[category] = threshold
-                break
-    return chosen
+    return {c: _lowest_precise(oof, c, GRID, 0, MIN_CALLS) for c in categories}
 
 
 def choose_calibration_thresholds(
-    calls: Sequence[tuple[frozenset[Category], dict[Category, float]]],
-    categories: Sequence[Category],
+    calls: Calls, categories: Sequence[Category]
 ) -> dict[Category, float]:
     """Per category: the lowest INSTANCE_GRID score whose (case, category) calls on the
     CALIBRATION split are precise enough, with at least one right call; else off (1.0).
 
     A category the calibration split cannot show to be right at any score stays off.
     """
-    chosen = {}
-    for category in categories:
-        chosen[category] = 1.0
-        for threshold in INSTANCE_GRID:
-            made = [category in expected for expected, s in calls if s[category] >= threshold]
-            if any(made) and sum(made) / len(made) >= MIN_PRECISION:
-                chosen[category] = threshold
-                break
-    return chosen
+    return {c: _lowest_precise(calls, c, INSTANCE_GRID, 1, 1) for c in categories}
 
 
 def case_call_table(
