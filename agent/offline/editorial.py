@@ -11,11 +11,10 @@ a finding, as a shop of the topic shows (a betting-tips site names odds, tips, b
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
 from agent.offline.snippets import Snippet
-from agent.offline.textmatch import phrase_keys, phrase_pattern
+from agent.offline.textmatch import PhraseIndex, phrase_pattern
 
 # Distinct markers a site needs to count as editorial.
 MIN_MARKERS = 3
@@ -51,14 +50,13 @@ class _Phrases:
 
     def __init__(self, phrases: Sequence[str]) -> None:
         self.patterns = {p: re.compile(phrase_pattern(p)) for p in dict.fromkeys(phrases)}
-        self.by_key: dict[str, list[str]] = defaultdict(list)
+        self.index: PhraseIndex[str] = PhraseIndex()
         for phrase in self.patterns:
-            for key in phrase_keys(phrase):
-                self.by_key[key].append(phrase)
+            self.index.add(phrase, phrase)
 
     def found(self, snippet: Snippet) -> Iterator[str]:
         """The phrases that stand in the snippet."""
-        candidates = {p for key in snippet.keys for p in self.by_key.get(key, ())}
+        candidates = self.index.candidates(snippet.keys)
         return (p for p in candidates if self.patterns[p].search(snippet.folded))
 
 

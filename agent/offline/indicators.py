@@ -21,7 +21,7 @@ from agent.offline.mentions import Mention, mention
 from agent.offline.regexgate import may_match, required_literals
 from agent.offline.scoring import SnippetHit
 from agent.offline.snippets import Snippet
-from agent.offline.textmatch import fold_for_match, indicator_pattern, phrase_keys, words
+from agent.offline.textmatch import PhraseIndex, fold_for_match, indicator_pattern, words
 from merchant_review.policy import PolicyCorpus, PolicyRule
 
 # How much one indicator proves on its own: a regex or several words are specific; a
@@ -109,19 +109,17 @@ class CompiledCorpus:
         self.rules: list[PolicyRule] = list(corpus.rules)
         self.indicators = _compile(self.rules)
         # Phrases by the words a snippet must contain for them to match; patterns apart.
-        self.by_key: dict[str, list[int]] = defaultdict(list)
+        self.phrases: PhraseIndex[int] = PhraseIndex()
         for number, indicator in enumerate(self.indicators):
             if not indicator.is_pattern:
-                for key in phrase_keys(indicator.text):
-                    self.by_key[key].append(number)
+                self.phrases.add(number, indicator.text)
         self.unkeyed = tuple(n for n, i in enumerate(self.indicators) if i.is_pattern)
 
     def match(self, snippets: Sequence[Snippet]) -> list[dict[int, Met]]:
         """For each snippet: the indicators met in it, with where and what they met."""
         found: list[dict[int, Met]] = [{} for _ in snippets]
         for position, snippet in enumerate(snippets):
-            candidates = {n for key in snippet.keys for n in self.by_key.get(key, ())}
-            for number in candidates:
+            for number in self.phrases.candidates(snippet.keys):
                 hit = self.indicators[number].pattern.search(snippet.folded)
                 if hit:
                     found[position][number] = Met(hit.start(), hit.end(), hit.group(0))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Generic, TypeVar
 
 # Combining marks left by NFKD (accents, cedillas, umlauts) in the Latin-script ranges.
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
@@ -103,6 +105,25 @@ def phrase_keys(phrase: str) -> frozenset[str]:
     if len(tokens) > 1:
         keys.add(canonical("".join(tokens)))
     return frozenset(keys)
+
+
+K = TypeVar("K")
+
+
+class PhraseIndex(Generic[K]):
+    """Items by the keys (`phrase_keys`) a text must contain for their phrase to match:
+    only the candidates a snippet's keys name need their pattern tried."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, list[K]] = defaultdict(list)
+
+    def add(self, item: K, phrase: str) -> None:
+        for key in phrase_keys(phrase):
+            self._by_key[key].append(item)
+
+    def candidates(self, keys: Iterable[str]) -> set[K]:
+        """The items whose phrase may stand in a text with these keys."""
+        return {item for key in keys for item in self._by_key.get(key, ())}
 
 
 def canonical_words(folded: str) -> tuple[str, ...]:
