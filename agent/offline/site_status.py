@@ -120,6 +120,7 @@ def site_status(pages: list[PageSnapshot], snippets: list[Snippet]) -> StatusRep
     if not ok:
         return StatusReport(SiteStatus.UNREACHABLE, _unreachable_reason(pages), 0, 0)
     word_count = sum(len(snippet.text.split()) for snippet in snippets)
+    counts = (word_count, len(ok), content_words(snippets))
     if word_count < THIN_WORDS:
         for pattern, status in (
             (_PARKED, SiteStatus.PARKED),
@@ -128,8 +129,8 @@ def site_status(pages: list[PageSnapshot], snippets: list[Snippet]) -> StatusRep
             notice = _first_notice(pattern, snippets)
             if notice is not None and (len(ok) <= FEW_PAGES or notice.kind in PROMINENT):
                 reason = f"the site is {status.value.replace('_', ' ')}: {notice.text[:120]!r}"
-                return StatusReport(status, reason, word_count, len(ok), content_words(snippets))
+                return StatusReport(status, reason, *counts)
     if word_count < EMPTY_WORDS:
         reason = f"the site shows almost no text ({word_count} words on {len(ok)} page(s))"
-        return StatusReport(SiteStatus.EMPTY, reason, word_count, len(ok), content_words(snippets))
-    return StatusReport(SiteStatus.OPERATING, None, word_count, len(ok), content_words(snippets))
+        return StatusReport(SiteStatus.EMPTY, reason, *counts)
+    return StatusReport(SiteStatus.OPERATING, None, *counts)
