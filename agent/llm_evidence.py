@@ -166,27 +166,13 @@ def _priced(snippet: Snippet) -> bool:
     )
 
 
-def rank_snippets(
-    snippets: Sequence[Snippet],
-    matches: Sequence[set[str]],
-    rules: Sequence[RetrievedRule],
-    leads: Iterable[Finding],
-    rater: Rater | None = None,
-    corpus: PolicyCorpus | None = None,
-) -> list[int]:
-    """Snippet positions, most worth showing first (each once)."""
-    evidence, outline = ranked_tiers(snippets, matches, rules, leads, rater, corpus)
-    return list(dict.fromkeys([*evidence, *outline]))
-
-
 def ranked_tiers(
     snippets: Sequence[Snippet],
     matches: Sequence[set[str]],
     rules: Sequence[RetrievedRule],
     leads: Iterable[Finding],
     rater: Rater | None = None,
-    corpus: PolicyCorpus | None = None,
-    fits: Sequence[tuple[float, str]] | None = None,
+    fits: Sequence[tuple[float, str]] = (),
 ) -> tuple[list[int], list[int]]:
     """Snippet positions in two tiers, each most worth showing first: the evidence (lead
     quotes, indicator hits, rated snippets, the sentences most like a rule's wording,
@@ -196,9 +182,7 @@ def ranked_tiers(
     for position in _evidence_order(snippets, matches, leads, rater):
         # A hit with its product card: name, price and description together.
         evidence += _card(snippets, position)
-    if fits is None and corpus is not None:
-        fits = best_rules(snippets, corpus)
-    for position in _rule_like_order(snippets, fits or []):
+    for position in _rule_like_order(snippets, fits):
         evidence += _card(snippets, position)
     evidence += _catalogue(snippets)
     order: list[int] = []

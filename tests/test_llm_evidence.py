@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,6 @@ from agent.llm_evidence import (
     Rater,
     _indicator_matches,
     model_rater,
-    rank_snippets,
     ranked_tiers,
     select_evidence,
     versioned_default_rater,
@@ -50,6 +50,12 @@ def _site() -> list[Snippet]:
     return [make_snippet(url, text, kind, page) for url, text, kind, page in lines]
 
 
+def _order(*args: Any) -> list[int]:
+    """Snippet positions, most worth showing first: the evidence tier, then the outline."""
+    evidence, outline = ranked_tiers(*args)
+    return [*evidence, *outline]
+
+
 def _rater(scores: dict[str, float]) -> Rater:
     return lambda texts: [scores.get(text, 0.0) for text in texts]
 
@@ -57,7 +63,7 @@ def _rater(scores: dict[str, float]) -> Rater:
 def test_a_name_hit_brings_its_product_page_description() -> None:
     snippets = _site()
     matches = [{"tobacco_vaping.devices"} if s.text == "Box mod 200 W" else set() for s in snippets]
-    order = rank_snippets(snippets, matches, [], [])
+    order = _order(snippets, matches, [], [])
     top = [snippets[p].text for p in order[:6]]
     # The home card (name, price) first, then the product page's card down to its text.
     assert top[:2] == ["Box mod 200 W", "A$75.99"]
@@ -68,7 +74,7 @@ def test_a_name_hit_brings_its_product_page_description() -> None:
 def test_a_description_hit_brings_its_name() -> None:
     snippets = _site()
     matches = [{"x.y"} if s.text == "Dual 18650 battery mod." else set() for s in snippets]
-    order = rank_snippets(snippets, matches, [], [])
+    order = _order(snippets, matches, [], [])
     assert [snippets[p].text for p in order[:4]] == [
         "Box mod 200 W",
         "A$75.99",
@@ -80,7 +86,7 @@ def test_a_description_hit_brings_its_name() -> None:
 def test_a_rating_alone_does_not_show_buttons_or_boilerplate() -> None:
     snippets = _site()
     rater = _rater({"buy now": 0.99, "dual 18650 battery mod.": 0.9})
-    order = rank_snippets(snippets, [set() for _ in snippets], [], [], rater)
+    order = _order(snippets, [set() for _ in snippets], [], [], rater)
     assert snippets[order[0]].text in ("Box mod 200 W", "Dual 18650 battery mod.")
     assert "Buy now" not in [snippets[p].text for p in order[:5]]
 
@@ -89,7 +95,7 @@ def test_indicator_hits_the_model_also_rates_come_first() -> None:
     snippets = _site()
     matches = [{"x.y"} if s.kind == "heading" else set() for s in snippets]
     rater = _rater({"pod kit": 0.95})
-    order = rank_snippets(snippets, matches, [], [], rater)
+    order = _order(snippets, matches, [], [], rater)
     assert snippets[order[0]].text == "Pod kit"
 
 
