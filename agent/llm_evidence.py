@@ -172,17 +172,18 @@ def ranked_tiers(
     rules: Sequence[RetrievedRule],
     leads: Iterable[Finding],
     rater: Rater | None = None,
-    fits: Sequence[tuple[float, str]] = (),
+    rule_like: Sequence[int] = (),
 ) -> tuple[list[int], list[int]]:
     """Snippet positions in two tiers, each most worth showing first: the evidence (lead
     quotes, indicator hits, rated snippets, the sentences most like a rule's wording,
     each with its product card, then the catalogue's cards) and the outline (the BM25
-    ranking against the candidate rules, headings, the rest)."""
+    ranking against the candidate rules, headings, the rest). `rule_like`: the snippets
+    most like a rule's wording (_rule_like_order)."""
     evidence: list[int] = []
     for position in _evidence_order(snippets, matches, leads, rater):
         # A hit with its product card: name, price and description together.
         evidence += _card(snippets, position)
-    for position in _rule_like_order(snippets, fits):
+    for position in rule_like:
         evidence += _card(snippets, position)
     evidence += _catalogue(snippets)
     order: list[int] = []
@@ -281,7 +282,8 @@ def select_evidence(
     snippets = site_snippets(ok)
     matches = _indicator_matches(snippets, corpus)
     fits = best_rules(snippets, corpus)
-    evidence, outline = ranked_tiers(snippets, matches, rules, leads, rater, fits=fits)
+    rule_like = _rule_like_order(snippets, fits)
+    evidence, outline = ranked_tiers(snippets, matches, rules, leads, rater, rule_like)
     chosen: set[int] = set()
     seen_text: set[str] = set()
     used = _fill(snippets, evidence, budget_chars, chosen, seen_text)
@@ -294,7 +296,7 @@ def select_evidence(
         by_page[snippets[position].page].append(snippets[position].text)
     excerpts = [Excerpt(ok[index], lines) for index, lines in sorted(by_page.items())]
     met = frozenset(rule for position in chosen for rule in matches[position])
-    related = frozenset(fits[p][1] for p in _rule_like_order(snippets, fits) if p in chosen)
+    related = frozenset(fits[p][1] for p in rule_like if p in chosen)
     return Evidence(excerpts, met, related)
 
 
