@@ -46,8 +46,9 @@ from merchant_review.pages import PageSnapshot, fold
 from merchant_review.policy import PolicyCorpus, RetrievedRule
 from merchant_review.verdict import Finding, PageCitation
 
-# Outline kinds, in the order they are worth showing when the budget allows.
-OUTLINE_KINDS = ("title", "heading", "product", "meta")
+# Outline kinds shown after the rule-text ranking, in the order they are worth showing
+# (headings come before that ranking; titles are in the task message's crawl list).
+OUTLINE_KINDS = ("product", "meta")
 # Rates snippet texts (folded) 0..1 as policy evidence: the offline engine's trained snippet
 # model (agent/offline/model.py), which knows euphemisms no indicator lists.
 Rater = Callable[[list[str]], list[float]]
@@ -190,11 +191,10 @@ def ranked_tiers(
     related = _bm25_order(snippets, rules)
     for position in related[:BM25_TOP]:
         order += _card(snippets, position)
-    for kind in OUTLINE_KINDS[1:2]:  # headings: what each page is about (the crawl list
-        # in the task message has each page's title)
-        order += [p for p, s in enumerate(snippets) if s.kind == kind]
+    # Headings: what each page is about.
+    order += [p for p, s in enumerate(snippets) if s.kind == "heading"]
     order += related[BM25_TOP:]
-    for kind in OUTLINE_KINDS[2:]:
+    for kind in OUTLINE_KINDS:
         order += [p for p, s in enumerate(snippets) if s.kind == kind]
     evidence = list(dict.fromkeys(evidence))  # first occurrence wins
     shown = set(evidence)
