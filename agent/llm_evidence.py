@@ -337,12 +337,6 @@ def model_rater(model: SnippetModel) -> Rater:
     return rate
 
 
-def default_rater() -> Rater | None:
-    """The shipped snippet model's rater, or None when there is no usable artefact."""
-    found = versioned_default_rater()
-    return found[0] if found is not None else None
-
-
 def versioned_default_rater() -> tuple[Rater, str] | None:
     """The shipped snippet model's rater and its artefact version (a content hash), or
     None when there is no usable artefact. The version goes into the prompt version: the
