@@ -367,8 +367,7 @@ class Store:
 
 
 def _record_scrubber(session: Session, merchant_id: str | None) -> Scrubber:
-    merchant = session.get(MerchantRow, merchant_id) if merchant_id else None
-    return Scrubber(MerchantRecord.model_validate(merchant.record) if merchant else None)
+    return Scrubber(merchant_record(session, merchant_id) if merchant_id else None)
 
 
 class ReviewAudit:
