@@ -33,16 +33,10 @@ class CascadeAssessor:
     def engine(self) -> str:
         return f"cascade:{self.offline.engine}+{self.model.engine}"
 
-    def needs_model(self, request: AssessmentRequest, assessment: Assessment) -> bool:
-        """Whether the offline outcome is unsettled under the configured route."""
-        verified, rejected = verify_findings(
-            assessment.findings, request.pages, request.merchant, request.corpus
-        )
-        return self._unsettled(assessment, verified, rejected)
-
     def _unsettled(
         self, assessment: Assessment, verified: list[Finding], rejected: list[RejectedFinding]
     ) -> bool:
+        """Whether the offline outcome is unsettled under the configured route."""
         outcome = decide_outcome(assessment, verified, rejected, self.settings)
         route = self.settings.cascade.route
         unsure = outcome.confidence < self.settings.cascade.confidence_threshold
