@@ -66,13 +66,11 @@ def excerpt_block(excerpt: Excerpt) -> str:
     return f"<untrusted_page {attributes}>\n{body}\n</untrusted_page>"
 
 
-def rule_line(rule: PolicyRule, *, detailed: bool) -> str:
-    """One candidate rule as a prompt line: its id (which starts with its category) and
-    title, and when detailed its description and lookalikes too (neither is neutralised:
-    rule texts are the project's own)."""
+def rule_line(rule: PolicyRule) -> str:
+    """One candidate rule in full as a prompt line: its id (which starts with its
+    category), title, description and lookalikes (none is neutralised: rule texts are the
+    project's own)."""
     line = f"- {rule.id}: {rule.title}"
-    if not detailed:
-        return line
     lookalikes = "; ".join(f'"{example}"' for example in rule.examples.not_violating)
     return f"{line}. {rule.description}" + (f" Not violations: {lookalikes}" if lookalikes else "")
 
@@ -87,8 +85,8 @@ def rule_lines(
     the category and the activity; search_policies gives a rule's text), with the ids of
     the `related` rules shown sentences read like, when they are no candidates."""
     if detailed is None:
-        return "\n".join(rule_line(hit.rule, detailed=True) for hit in rules)
-    lines = [rule_line(hit.rule, detailed=True) for hit in rules if hit.rule.id in detailed]
+        return "\n".join(rule_line(hit.rule) for hit in rules)
+    lines = [rule_line(hit.rule) for hit in rules if hit.rule.id in detailed]
     others = [hit.rule.id for hit in rules if hit.rule.id not in detailed]
     others += sorted(related - {hit.rule.id for hit in rules})
     if others:
