@@ -119,11 +119,7 @@ def _vectorise(cases: Sequence[LabelledCase]) -> tuple[FeatureUnion, Any, dict[s
     texts = list(dict.fromkeys(t for case in cases for t in case.texts))
     features = vectorizer()
     matrix = features.fit_transform(texts)
-    for _, part in features.transformer_list:
-        # sklearn caches id(stop_words) there (a memory address, different in every
-        # process) to skip a check; pickled, it changed the artefact's hash on each run.
-        if hasattr(part, "_stop_words_id"):
-            delattr(part, "_stop_words_id")
+    # (sklearn's per-process `_stop_words_id` is dropped by save_model, just before pickling)
     return features, matrix, {text: i for i, text in enumerate(texts)}
 
 
