@@ -298,7 +298,7 @@ class Store:
             review = find_review(session, review_id)
             if review is None:
                 raise UnknownReview(f"no review {review_id!r} (or the prefix is ambiguous)")
-            writes.locked_head(session, review.id)  # no other override slips in meanwhile
+            head = writes.locked_review_head(session, review.id)  # no other override slips in
             stored = load_review(session, review)
             if stored.verdict is None:
                 raise InvalidOverride(f"review {review.id} has no verdict yet: nothing to override")
@@ -312,7 +312,7 @@ class Store:
                 reason=reason.strip(),
                 created_at=writes.now(),
             )
-            writes.append(session, review.id, [row], ledger_kind="override")
+            writes.append(session, review.id, [row], ledger_kind="override", head=head)
         return row
 
     # -- reading the audit log -------------------------------------------------------------
