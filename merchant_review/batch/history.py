@@ -7,7 +7,7 @@ are left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,22 +47,6 @@ def _reviews() -> Select[ReviewRow, VerdictRow]:
     )
 
 
-def _previous(review: ReviewRow, verdict: VerdictRow) -> PreviousReview:
-    return PreviousReview(
-        review_id=review.id,
-        merchant_id=review.merchant_id or "",
-        started_at=review.started_at,
-        engine=review.engine,
-        model=review.model,
-        prompt_version=review.prompt_version,
-        corpus_version=review.corpus_version,
-        settings=review.settings,
-        record_hash=review.record_hash,
-        decision=verdict.decision,
-        error=verdict.error,
-    )
-
-
 # Only what a PreviousReview holds: the whole rows would also load (and parse) the
 # verdict's JSON, findings and all, and the redacted merchant record.
 _PREVIOUS_COLUMNS = (
@@ -70,10 +54,9 @@ _PREVIOUS_COLUMNS = (
     ReviewRow.model, ReviewRow.prompt_version, ReviewRow.corpus_version, ReviewRow.settings,
     ReviewRow.record_hash, VerdictRow.decision, VerdictRow.error,
 )  # fmt: skip
+_COLUMNS = _reviews().with_only_columns(*_PREVIOUS_COLUMNS)
 _LATEST = (
-    _reviews()
-    .with_only_columns(*_PREVIOUS_COLUMNS)
-    .where(ReviewRow.merchant_id == bindparam("merchant"))
+    _COLUMNS.where(ReviewRow.merchant_id == bindparam("merchant"))
     .order_by(ReviewRow.started_at.desc())
     .limit(1)
 )
@@ -91,8 +74,11 @@ def previous_review(
     else:
         found = session.execute(_LATEST_OUTSIDE_RUN, {"merchant": merchant_id, "run": exclude_run})
     row = found.first()
-    if row is None:
-        return None
+    return _previous(row) if row is not None else None
+
+
+def _previous(row: Sequence[Any]) -> PreviousReview:
+    """A PreviousReview from a row of _PREVIOUS_COLUMNS."""
     (review_id, merchant, started_at, engine, model, prompt_version, corpus_version,
      settings, record_hash, decision, error) = row  # fmt: skip
     return PreviousReview(
@@ -105,9 +91,10 @@ def previous_review(
 def latest_reviews(session: Session, merchant_ids: Iterable[str]) -> dict[str, PreviousReview]:
     """merchant id → its latest real review, for the merchants that have one."""
     latest: dict[str, PreviousReview] = {}
-    query = _reviews().where(ReviewRow.merchant_id.in_(list(merchant_ids)))
-    for review, verdict in session.execute(query.order_by(ReviewRow.started_at)):
-        latest[review.merchant_id or ""] = _previous(review, verdict)
+    query = _COLUMNS.where(ReviewRow.merchant_id.in_(list(merchant_ids)))
+    for row in session.execute(query.order_by(ReviewRow.started_at)):
+        previous = _previous(row)
+        latest[previous.merchant_id] = previous
     return latest
 
 
