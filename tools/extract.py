@@ -218,7 +218,7 @@ _CONTAINERS = frozenset({"rt", "rp", "style", "script", "template"})
 
 def _strings(tag: _Element) -> list[str]:
     """The element's text pieces in document order, as an anchor or title reads them."""
-    inside = any(_is_tag(up) and up.tag in _CONTAINERS for up in tag.iterancestors())
+    inside = any(up.tag in _CONTAINERS for up in tag.iterancestors())  # only elements
     pieces: list[str] = []
     _collect(tag, inside, pieces)
     return pieces
