@@ -375,6 +375,24 @@ def test_a_configurations_prompt_set_is_used_with_and_without_a_rate_limit(
         store.close()
 
 
+def test_a_shadow_setting_naming_no_challenger_fails_the_review_before_it_starts(
+    database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    with world(database_url, tmp_path, 2) as w:
+        for name, value in w.env().items():
+            if name.startswith("MERCHANT_REVIEW_CRAWL"):
+                env.setenv(name, value)
+        configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
+        env.setenv("MERCHANT_REVIEW_EXPERIMENT__SHADOW", "nosuchconfig")
+        merchant = w.merchants[0].record.merchant_id
+        base = ["--database-url", database_url, "--engine", "offline"]
+        result = cli.invoke(app, [*base, "review", merchant, "--json"])
+        assert result.exit_code == 2
+        assert "nosuchconfig" in result.output
+        with w.store.session() as session:
+            assert list(session.scalars(select(ReviewRow))) == []  # nothing was reviewed
+
+
 def splitting_seed(ids: list[str]) -> str:
     """A seed whose assignment puts some of `ids` in the share and some out."""
     return next(

@@ -13,7 +13,7 @@ import logging
 
 from merchant_review.experiments import configs
 from merchant_review.experiments.assign import assigned
-from merchant_review.experiments.shadow import ShadowRunner, plan
+from merchant_review.experiments.shadow import ShadowPlan, ShadowRunner, plan
 from merchant_review.review import Reviewer
 from merchant_review.settings import Settings
 from merchant_review.storage import Store
@@ -25,26 +25,29 @@ log = logging.getLogger(__name__)
 async def review_merchant(
     settings: Settings, store: Store, merchant_id: str, *, trigger: str = "cli"
 ) -> Verdict:
-    """Review one merchant as the champion; shadow it with the challenger when asked."""
+    """Review one merchant as the champion; shadow it with the challenger when asked.
+
+    A shadow setting that names no challenger is the operator's mistake: it fails here,
+    before the review (ExperimentError), not as a warning after every review.
+    """
+    challenger = settings.experiment.shadow
+    shadowing = plan(store, challenger, settings.experiment.share) if challenger else None
     champion = configs.champion(store)
     reviewing = champion.spec.apply(settings) if champion is not None else settings
     async with Reviewer(reviewing, store, trigger=trigger) as reviewer:
         verdict = await reviewer.review_merchant(merchant_id)
-    challenger = settings.experiment.shadow
-    if challenger is not None and verdict.review_id is not None:
-        await _shadow(settings, store, challenger, merchant_id, verdict.review_id)
+    shadowed = shadowing is not None and assigned(shadowing.seed, merchant_id, shadowing.share)
+    if shadowing is not None and shadowed and verdict.review_id is not None:
+        await _shadow(settings, store, shadowing, merchant_id, verdict.review_id)
     return verdict
 
 
 async def _shadow(
-    settings: Settings, store: Store, challenger: str, merchant_id: str, review_id: str
+    settings: Settings, store: Store, shadowing: ShadowPlan, merchant_id: str, review_id: str
 ) -> None:
-    """The challenger's review, built only for a merchant in its share."""
+    """The challenger's review of a merchant in its share (built only for those)."""
     try:
-        shadowing = plan(store, challenger, settings.experiment.share)
-        if not assigned(shadowing.seed, merchant_id, shadowing.share):
-            return
         async with ShadowRunner(settings, store, shadowing, None) as runner:
             await runner.shadow(merchant_id, review_id)
     except Exception as exc:  # the challenger must never fail the champion's review
-        log.warning("shadow review of %s by %s failed: %s", merchant_id, challenger, exc)
+        log.warning("shadow review of %s by %s failed: %s", merchant_id, shadowing.config, exc)
