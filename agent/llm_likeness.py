@@ -68,7 +68,7 @@ def _folded_words(folded: str) -> list[str]:
 def _rule_wording(rule: PolicyRule) -> str:
     """What a rule's evidence says: its title, phrase indicators and violating examples
     (descriptions and lookalikes are about the rule, not the words a page uses)."""
-    phrases = [p for p in (*rule.positive_indicators, *rule.supporting_indicators)]
+    phrases = (*rule.positive_indicators, *rule.supporting_indicators)
     return " ".join([rule.title, *(p for p in phrases if not p.startswith("re:")),
                      *rule.examples.violating])  # fmt: skip
 
