@@ -46,6 +46,13 @@ COUNT = 12
 SHARE = 0.5
 
 
+def crawl_env(w: World, env: pytest.MonkeyPatch) -> None:
+    """The world's crawl settings (its local sites) in the environment the CLI reads."""
+    for name, value in w.env().items():
+        if name.startswith("MERCHANT_REVIEW_CRAWL"):
+            env.setenv(name, value)
+
+
 def shadows(w: World) -> list[ShadowReviewRow]:
     with w.store.session() as session:
         return list(session.scalars(select(ShadowReviewRow)))
@@ -73,9 +80,7 @@ def test_a_shadow_challenger_reviews_its_share_and_never_acts(
     database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
 ) -> None:
     with world(database_url, tmp_path, COUNT) as w:
-        for name, value in w.env().items():
-            if name.startswith("MERCHANT_REVIEW_CRAWL"):
-                env.setenv(name, value)
+        crawl_env(w, env)
         base = ["--database-url", database_url, "--engine", "offline"]
         ids = [m.record.merchant_id for m in w.merchants]
         configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
@@ -185,9 +190,7 @@ def test_the_cli_creates_configurations_and_the_settings_can_ask_for_shadow_mode
     database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
 ) -> None:
     with world(database_url, tmp_path, 3) as w:
-        for name, value in w.env().items():
-            if name.startswith("MERCHANT_REVIEW_CRAWL"):
-                env.setenv(name, value)
+        crawl_env(w, env)
         base = ["--database-url", database_url, "--engine", "offline"]
         made = cli.invoke(app, [*base, "experiment", "create", "current", "--engine", "offline"])
         assert made.exit_code == 0 and "created champion current" in made.output
@@ -222,9 +225,7 @@ def test_a_resumed_run_shadows_as_it_was_started(
     database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
 ) -> None:
     with world(database_url, tmp_path, 4) as w:
-        for name, value in w.env().items():
-            if name.startswith("MERCHANT_REVIEW_CRAWL"):
-                env.setenv(name, value)
+        crawl_env(w, env)
         configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
         configs.create(w.store, "strict", ConfigSpec(approve_min_confidence=0.99), actor="t")
         plan = shadow.plan(w.store, "strict", 1.0)
@@ -269,9 +270,7 @@ def test_an_llm_challenger_sees_the_history_the_champion_saw_and_its_cost_is_rep
 
     env.setattr(shadow, "build_assessor", build)
     with world(database_url, tmp_path, 2) as w:
-        for name, value in w.env().items():
-            if name.startswith("MERCHANT_REVIEW_CRAWL"):
-                env.setenv(name, value)
+        crawl_env(w, env)
         base = ["--database-url", database_url, "--engine", "offline"]
         configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
         spec = ConfigSpec(
@@ -324,9 +323,7 @@ def test_a_batch_reviews_with_the_champion_configuration_when_there_is_one(
     database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
 ) -> None:
     with world(database_url, tmp_path, 3) as w:
-        for name, value in w.env().items():
-            if name.startswith("MERCHANT_REVIEW_CRAWL"):
-                env.setenv(name, value)
+        crawl_env(w, env)
         base = ["--database-url", database_url, "--engine", "offline"]
         plain = run_batch(base, "--force")
         assert "escalate" not in plain["decisions"]  # the running settings approve
@@ -379,9 +376,7 @@ def test_a_shadow_setting_naming_no_challenger_fails_the_review_before_it_starts
     database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
 ) -> None:
     with world(database_url, tmp_path, 2) as w:
-        for name, value in w.env().items():
-            if name.startswith("MERCHANT_REVIEW_CRAWL"):
-                env.setenv(name, value)
+        crawl_env(w, env)
         configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
         env.setenv("MERCHANT_REVIEW_EXPERIMENT__SHADOW", "nosuchconfig")
         merchant = w.merchants[0].record.merchant_id
@@ -406,9 +401,7 @@ def test_a_single_review_runs_as_the_champion_and_is_shadowed_when_the_settings_
     database_url: str, tmp_path: Path, env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     with world(database_url, tmp_path, 6) as w:
-        for name, value in w.env().items():
-            if name.startswith("MERCHANT_REVIEW_CRAWL"):
-                env.setenv(name, value)
+        crawl_env(w, env)
         base = ["--database-url", database_url, "--engine", "offline"]
         ids = [m.record.merchant_id for m in w.merchants]
         configs.create(w.store, "current", ConfigSpec(engine="offline"), actor="t")
