@@ -38,6 +38,8 @@ class CrawlSettings(BaseModel):
     request_timeout_s: float = Field(default=10.0, gt=0)
     max_redirects: int = Field(default=5, ge=0, le=20)
     concurrency: int = Field(default=4, ge=1, le=32)
+    # Connections the crawler's client keeps open to one site at most (all reviews share it).
+    connections_per_host: int = Field(default=6, ge=1, le=64)
     user_agent: str = "merchant-review/0.1 (+supportability review; respects robots.txt)"
     respect_robots: bool = True
     # Hosts or CIDR ranges that may be reached although private/loopback (tests, eval, demo).

@@ -94,7 +94,8 @@ def make_client(
     """
     if transport is None:
         pins = pins or PinnedBackend()
-        transport = pinned_transport(pins)  # no retries in httpcore: tenacity, below
+        # One small pool per site; no retries in httpcore: tenacity, below.
+        transport = pinned_transport(pins, connections_per_host=settings.connections_per_host)
     return httpx.AsyncClient(
         transport=GuardedTransport(settings, transport, pins),
         headers={
