@@ -213,3 +213,37 @@ async def test_aclose_closes_every_pool() -> None:
         assert all(pool.connections == [] for pool in pools)
         await settle()
         assert server.closed == 2
+
+
+async def test_no_pruning_pass_while_every_pool_over_the_bound_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over the bound with nothing idle, a request skips the table pass (which could close
+    nothing): busy pools must not cost every request a scan of the table."""
+    monkeypatch.setattr(pinning, "monotonic", lambda: 1000.0)  # no keep-alive sweep falls due
+    passes: list[float] = []
+    prune = pinning.OriginPools._prune
+
+    async def counted(self: pinning.OriginPools, now: float) -> None:
+        passes.append(now)
+        await prune(self, now)
+
+    monkeypatch.setattr(pinning.OriginPools, "_prune", counted)
+    async with keep_alive_server() as server:
+        names = ("a.test", "b.test", "c.test")
+        pins = pinned(*((name, server.port) for name in names))
+        client, transport = client_for(pins, max_pools=1)
+        async with client:
+
+            async def opened(name: str) -> httpx.Response:
+                request = client.build_request("GET", f"http://{name}:{server.port}/")
+                return await client.send(request, stream=True)  # the body stays unread
+
+            held = [await opened(name) for name in names[:2]]
+            assert passes == []  # b.test went over the bound while a.test was busy
+            extra = await opened("a.test")
+            assert passes == [] and len(transport.pools.pools) == 2
+            for response in [*held, extra]:
+                await response.aclose()
+            await client.get(f"http://c.test:{server.port}/")  # idle pools now: one pass
+            assert len(passes) == 1 and len(transport.pools.pools) == 1

@@ -244,6 +244,7 @@ class OriginPools:
         self._max_pools = max_pools
         self._expiry = keepalive_expiry
         self._origins: OrderedDict[_OriginKey, _Origin] = OrderedDict()  # least recent first
+        self._idle = 0  # pools in the table with no request in flight
         self._next_sweep = monotonic() + _SWEEP_EVERY_S
 
     @property
@@ -260,10 +261,14 @@ class OriginPools:
             origin = self._origins[key] = _Origin(key, self._new_pool())
         else:
             self._origins.move_to_end(key)
+            if not origin.active:
+                self._idle -= 1
         origin.active += 1
         try:
             now = monotonic()
-            if len(self._origins) > self._max_pools or now >= self._next_sweep:
+            # Over the bound, a pass is worth it only when some pool is idle (each pass then
+            # closes one at least); otherwise once a second, for the keep-alive expiry.
+            if (len(self._origins) > self._max_pools and self._idle) or now >= self._next_sweep:
                 await self._prune(now)
             response = await origin.pool.handle_async_request(request)
         except BaseException:
@@ -288,8 +293,10 @@ class OriginPools:
     def _release(self, origin: _Origin) -> None:
         origin.active -= 1
         origin.used = monotonic()
-        if self._origins.get(origin.key) is origin:
+        if self._origins.get(origin.key) is origin:  # not closed by aclose meanwhile
             self._origins.move_to_end(origin.key)
+            if not origin.active:
+                self._idle += 1
 
     async def _prune(self, now: float) -> None:
         """Close idle pools past the keep-alive expiry, and beyond `max_pools` (LRU)."""
@@ -306,6 +313,7 @@ class OriginPools:
             excess -= 1
         for origin in doomed:
             del self._origins[origin.key]
+        self._idle -= len(doomed)
         for origin in doomed:
             await self._close(origin.pool)
 
@@ -323,6 +331,7 @@ class OriginPools:
         """Close every pool, in-flight requests included (the client is closing)."""
         origins = list(self._origins.values())
         self._origins.clear()
+        self._idle = 0
         for origin in origins:
             await origin.pool.aclose()
 
