@@ -212,7 +212,7 @@ def _evidence_order(
     the hits the model also rates first, not the first pages' (page order on ties)."""
     quotes = _lead_quotes(leads)
     led = [any(q in fold(s.text).lower() for q in quotes) for s in snippets]
-    ratings = rater([s.folded for s in snippets]) if rater and snippets else [0.0] * len(snippets)
+    ratings = _ratings(snippets, matches, led, rater)
     pairs = list(zip(snippets, matches, ratings, strict=True))
     rated = [r >= RATED_MIN and s.kind in RATED_KINDS for s, _, r in pairs]
     score = [min(len(met), 2) + r for _, met, r in pairs]
@@ -226,6 +226,32 @@ def _evidence_order(
     # ranks once, then again after the rest: its card on another page (the product page's
     # description) is still worth showing when the budget allows.
     return [*first.values(), *repeated]
+
+
+def _ratings(
+    snippets: Sequence[Snippet],
+    matches: Sequence[set[str]],
+    led: Sequence[bool],
+    rater: Rater | None,
+) -> list[float]:
+    """The rater's score of each snippet whose score can count, 0.0 for the others.
+
+    A score counts for a snippet of a kind a rating alone can show (RATED_KINDS), and for
+    one chosen anyway (a lead's quote, an indicator hit), whose rank it weighs. Any other
+    snippet (navigation, boilerplate, image alt texts, meta descriptions, titles) is never
+    chosen whatever its score, so it is not rated: the same evidence, for less of the
+    model's time (a row's rating does not depend on the other rows).
+    """
+    ratings = [0.0] * len(snippets)
+    if rater is None:
+        return ratings
+    counted = [p for p, s in enumerate(snippets) if led[p] or matches[p] or s.kind in RATED_KINDS]
+    if counted:
+        for position, rating in zip(
+            counted, rater([snippets[p].folded for p in counted]), strict=True
+        ):
+            ratings[position] = rating
+    return ratings
 
 
 def _card(snippets: Sequence[Snippet], position: int) -> list[int]:

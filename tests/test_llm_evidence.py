@@ -99,6 +99,27 @@ def test_indicator_hits_the_model_also_rates_come_first() -> None:
     assert snippets[order[0]].text == "Pod kit"
 
 
+def test_only_snippets_whose_rating_can_count_are_rated() -> None:
+    """Titles, buttons and boilerplate are never shown on a rating alone, so they are not
+    rated unless an indicator hit (or a lead) chooses them."""
+    snippets = _site()
+    matches = [{"x.y"} if s.text == "Add to cart" else set() for s in snippets]
+    scores = {"add to cart": 0.7, "buy now": 0.99, "pod kit": 0.6, "shop | example": 0.9}
+    asked: list[str] = []
+
+    def recording(texts: list[str]) -> list[float]:
+        asked.extend(texts)
+        return _rater(scores)(texts)
+
+    order = _order(snippets, matches, [], [], recording)
+    assert "buy now" not in asked and "shop | example" not in asked  # boilerplate, title
+    assert "add to cart" in asked and "pod kit" in asked  # a hit; a heading
+    evidence, _ = ranked_tiers(snippets, matches, [], [], recording)
+    assert snippets[evidence[0]].text == "Add to cart"  # the hit, weighed by its rating
+    assert "Pod kit" in [snippets[p].text for p in evidence]  # rated alone
+    assert order[: len(evidence)] == evidence
+
+
 def test_the_schema_sent_is_flat_and_short_but_validation_is_unchanged() -> None:
     sent = json.dumps(verdict_schema())
     for keyword in ("$ref", "$defs", "discriminator", "title", "maxLength", "default"):
