@@ -14,6 +14,7 @@ import unicodedata
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -133,9 +134,47 @@ def make_snippet(url: str, text: str, kind: str, page: int) -> Snippet:
     return Snippet(url, text, kind, page, folded, tokens, frozenset(tokens))
 
 
+@dataclass
+class _Shared:
+    """The last site_snippets result of a review that shares them: its ok pages and snippets."""
+
+    pages: tuple[PageSnapshot, ...] = ()
+    snippets: tuple[Snippet, ...] | None = None
+
+
+# An LLM review cuts the same pages into snippets twice: for the model's excerpts
+# (agent.llm_evidence) and in the evidence floor's offline engine (agent.evidence_floor).
+# A review that calls share_site_snippets() computes them once, in its own task's context.
+_SHARED: ContextVar[_Shared | None] = ContextVar("shared_site_snippets", default=None)
+
+
+def share_site_snippets() -> None:
+    """From now on in this context (one review), site_snippets of the very same ok pages
+    (the same page objects, in the same order) returns the snippets computed last."""
+    _SHARED.set(_Shared())
+
+
+def stop_sharing_site_snippets() -> None:
+    """Drop the shared snippets (and the pages they hold) of this context."""
+    _SHARED.set(None)
+
+
 def site_snippets(pages: list[PageSnapshot]) -> list[Snippet]:
     """Snippets of every ok page; lines repeated across pages are marked boilerplate."""
     ok = [page for page in pages if page.ok]
+    shared = _SHARED.get()
+    if shared is None:
+        return _site_snippets(ok)
+    if (
+        shared.snippets is None
+        or len(shared.pages) != len(ok)
+        or any(old is not new for old, new in zip(shared.pages, ok, strict=True))
+    ):
+        shared.pages, shared.snippets = tuple(ok), tuple(_site_snippets(ok))
+    return list(shared.snippets)
+
+
+def _site_snippets(ok: list[PageSnapshot]) -> list[Snippet]:
     per_page = [page_snippets(page, index) for index, page in enumerate(ok)]
     if len(ok) < 2:
         return [snippet for snippets in per_page for snippet in snippets]
