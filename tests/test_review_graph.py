@@ -117,6 +117,9 @@ async def test_a_review_that_fails_midway_escalates_and_leaves_its_audit_rows(
     assert stored.verdict.error == verdict.error
     assess_step = next(e for e in stored.events if e.name == "assess")
     assert assess_step.error is not None
+    # The steps after the failed one do not run (nor leave a record): straight to `decide`.
+    steps = [e.name for e in stored.events if e.kind == EventKind.STEP]
+    assert steps == ["crawl_website", "retrieve_rules", "assess", "decide"]
     assert stored.pages  # the crawl that happened before the failure is kept
 
 
