@@ -28,20 +28,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
 
 import bm25s
-import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
-from sklearn.pipeline import FeatureUnion
-from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from agent.llm_likeness import best_rules
 from agent.offline.indicators import Role, compiled
 from agent.offline.model import (
     DEFAULT_MODEL_PATH,
-    FloatArray,
     ModelError,
     SnippetModel,
     artefact_version,
@@ -356,78 +349,18 @@ def _fill(
 
 def model_rater(model: SnippetModel) -> Rater:
     """A rater from the offline snippet model: its highest category probability."""
-    probabilities = _lean_probabilities(model) or model.probabilities
 
     def rate(texts: list[str]) -> list[float]:
         # A site repeats its navigation, footer and cookie notice on every page: each
         # distinct text is rated once (a row's rating does not depend on the other rows).
         distinct = list(dict.fromkeys(texts))
-        rows = probabilities(distinct)
+        rows = model.probabilities(distinct)
         rating = {
             t: float(row.max()) if len(row) else 0.0 for t, row in zip(distinct, rows, strict=True)
         }
         return [rating[text] for text in texts]
 
     return rate
-
-
-def _lean_probabilities(model: SnippetModel) -> Callable[[list[str]], FloatArray] | None:
-    """model.probabilities, the same numbers without sklearn's per-call overhead, for the
-    shipped model's vectorizer (a FeatureUnion of TF-IDF vectorizers); None for another.
-
-    A review rates a few dozen texts, and FeatureUnion.transform (metadata routing, joblib
-    dispatch) and TfidfTransformer.transform (input validation, twice) cost more than the
-    counting itself (2.4 ms a call, 1.0 ms of it counting). Here each part counts with
-    CountVectorizer.transform and weights the counts in place as TfidfTransformer.transform
-    does (log + 1, times idf, rows scaled to unit length by sklearn's own routine); the
-    parts are stacked as FeatureUnion stacks them and scored as model.probabilities
-    scores: the same floats, bit for bit (tests/test_llm_evidence.py).
-    """
-    union: Any = getattr(model, "vectorizer", None)
-    if (
-        type(union) is not FeatureUnion
-        or union.transformer_weights is not None
-        or getattr(union, "_sklearn_output_config", None)
-    ):
-        return None
-    parts = [part for _, part in union.transformer_list]
-    if not parts or any(not _plain_tfidf(part) for part in parts):
-        return None
-
-    def weighted(part: TfidfVectorizer, texts: list[str]) -> Any:
-        counts = CountVectorizer.transform(part, texts).astype(np.float64, copy=False)
-        tfidf = part._tfidf
-        if tfidf.sublinear_tf:
-            np.log(counts.data, counts.data)
-            counts.data += 1.0
-        if hasattr(tfidf, "idf_"):
-            counts.data *= tfidf.idf_[counts.indices]
-        inplace_csr_row_normalize_l2(counts)
-        return counts
-
-    def probabilities(texts: list[str]) -> FloatArray:
-        if not texts:
-            return model.probabilities(texts)
-        features = sparse.hstack([weighted(part, texts) for part in parts]).tocsr()
-        logits = np.asarray(features @ model.coef.T) + model.intercept
-        result: FloatArray = 1.0 / (1.0 + np.exp(-logits))
-        return result
-
-    return probabilities
-
-
-def _plain_tfidf(part: object) -> bool:
-    """A fitted TfidfVectorizer of the shipped kind: l2 rows, idf fitted (or not used)."""
-    if type(part) is not TfidfVectorizer or getattr(part, "_sklearn_output_config", None):
-        return False
-    tfidf = getattr(part, "_tfidf", None)
-    return (
-        tfidf is not None
-        and type(tfidf) is TfidfTransformer
-        and tfidf.norm == "l2"
-        and tfidf.use_idf == hasattr(tfidf, "idf_")
-        and hasattr(part, "vocabulary_")
-    )
 
 
 def versioned_default_rater() -> tuple[Rater, str] | None:

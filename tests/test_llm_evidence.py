@@ -15,7 +15,6 @@ from agent.llm_evidence import (
     RULE_LIKE_TOP,
     Rater,
     _indicator_matches,
-    _lean_probabilities,
     model_rater,
     ranked_tiers,
     select_evidence,
@@ -264,25 +263,3 @@ def test_the_shipped_model_rates_a_site_the_same_with_repeats_folded() -> None:
     texts = [s.folded for s in _site()] * 3 + ["free shipping", "cbd oil 10%", "free shipping"]
     one_by_one = [float(model.probabilities([t])[0].max()) for t in texts]
     assert found[0](texts) == one_by_one
-
-
-def test_the_lean_probabilities_are_the_models_bit_for_bit() -> None:
-    """The rater's own TF-IDF weighting gives model.probabilities' floats exactly."""
-    if not DEFAULT_MODEL_PATH.is_file():
-        pytest.skip("no shipped snippet model")
-    model = load_model(DEFAULT_MODEL_PATH)
-    lean = _lean_probabilities(model)
-    assert lean is not None
-    texts = [s.folded for s in _site()] + ["cbd oil 10% full spectrum", "x", "", "ñandú réplica"]
-    texts += ["buy now " * 80, "18650 18650 18650 battery", "win real money casino bonus"]
-    for batch in (texts, texts[:1], texts[3:7]):
-        expected, found = model.probabilities(batch), lean(batch)
-        assert found.shape == expected.shape and found.tobytes() == expected.tobytes()
-    assert lean([]).shape == model.probabilities([]).shape
-
-
-def test_another_vectorizer_is_left_to_the_model() -> None:
-    class Model:
-        vectorizer = object()
-
-    assert _lean_probabilities(Model()) is None  # type: ignore[arg-type]
