@@ -181,7 +181,7 @@ async def test_a_pool_with_a_request_in_flight_is_not_closed_by_the_bound() -> N
 async def test_idle_pools_close_after_the_keep_alive_expiry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    expiry = pinning.DEFAULT_LIMITS.keepalive_expiry
+    expiry = pinning.KEEPALIVE_EXPIRY_S
     assert expiry is not None
     now = [1000.0]
     monkeypatch.setattr(pinning, "monotonic", lambda: now[0])

@@ -36,8 +36,8 @@ import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_PINNED_HOSTS = 4096  # a long batch run reuses one client: keep the table bounded
-# The limits httpx uses by default (httpx.AsyncClient's own are not reachable from here).
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# How long an idle connection is kept: httpx's default (5 s).
+KEEPALIVE_EXPIRY_S = httpx.Limits().keepalive_expiry
 # Connections open to one site at most (CrawlSettings.connections_per_host overrides it).
 CONNECTIONS_PER_HOST = 6
 # Sites whose pools are kept: beyond it the least recently used idle pools are closed.
@@ -221,7 +221,7 @@ class OriginPools:
     origin serves together keep apart, as they would on the internet, and a TLS connection
     opened for one name never carries another site's request. Each pool holds at most
     `connections_per_host` connections (a third request to a site capped at two waits for
-    one of them) and keeps them alive as httpx would (`DEFAULT_LIMITS.keepalive_expiry`).
+    one of them) and keeps them alive as httpx would (`KEEPALIVE_EXPIRY_S`).
 
     The table is bounded: a pool with no request in flight is closed once it has been idle
     past the keep-alive expiry, or when more than `max_pools` sites are held (least
@@ -236,7 +236,7 @@ class OriginPools:
         *,
         connections_per_host: int = CONNECTIONS_PER_HOST,
         max_pools: int = MAX_ORIGIN_POOLS,
-        keepalive_expiry: float | None = DEFAULT_LIMITS.keepalive_expiry,
+        keepalive_expiry: float | None = KEEPALIVE_EXPIRY_S,
     ) -> None:
         self._backend = backend
         self._ssl_context = ssl_context
