@@ -25,11 +25,10 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.assessor import AssessmentRequest
 from agent.offline import OfflineAssessor
 from agent.offline.model import UNCALIBRATED, SnippetModel, artefact_version, save_model
 from agent.offline.modelscorer import ModelScorer
-from evals.dataset import EvalCase, load_dataset
+from evals.dataset import load_dataset
 from evals.train.calibrate import (
     Outcome,
     case_call_table,
@@ -43,11 +42,11 @@ from evals.train.capture import capture
 from evals.train.fit import (
     LabelledCase,
     case_scores,
-    case_texts,
     fit_instance_model,
     fit_model,
+    labelled_cases,
 )
-from evals.train.instances import case_evidence, evidence_coverage, load_evidence
+from evals.train.instances import evidence_coverage
 from merchant_review.taxonomy import Category, Decision
 
 FOLDS = 3  # weak labels: threshold choice out-of-fold on TRAIN
@@ -93,25 +92,6 @@ def _by_outcome(raw: list[Outcome], calibrated: list[Outcome]) -> dict[str, dict
 class Labels(StrEnum):
     INSTANCES = "instances"  # the annotated evidence sentences (round 5)
     WEAK = "weak"  # case-level categories, multiple-instance style (rounds 1-4)
-
-
-def _labelled(
-    dataset: Path, chosen: list[EvalCase], requests: dict[str, AssessmentRequest]
-) -> dict[str, LabelledCase]:
-    evidence = load_evidence(dataset, [c.case_id for c in chosen])
-    labelled = {}
-    for case in chosen:
-        request = requests.get(case.case_id)
-        texts = case_texts(request.pages) if request is not None else ()
-        quotes = tuple(evidence.get(case.case_id, ()))
-        labelled[case.case_id] = LabelledCase(
-            case.case_id,
-            texts,
-            frozenset(case.expected.categories),
-            quotes,
-            case_evidence(texts, quotes),
-        )
-    return labelled
 
 
 def _out_of_fold(
@@ -166,7 +146,7 @@ def main(
     requests = capture(data, chosen)
     split = {c.case_id: data.splits[c.case_id] for c in chosen}
     expected = {c.case_id: (c.expected.decision, frozenset(c.expected.categories)) for c in chosen}
-    labelled = _labelled(dataset, chosen, requests)
+    labelled = labelled_cases(dataset, chosen, requests)
     train = [labelled[k] for k in sorted(labelled) if split[k] == "train"]
     held = [labelled[k] for k in sorted(labelled) if split[k] == "calibration"]
     model, measured = _fit(train, held, labels)

@@ -43,7 +43,7 @@ from agent.offline.model import FloatArray
 from evals.dataset import EvalCase, load_dataset
 from evals.train.calibrate import case_call_table, outcomes
 from evals.train.capture import capture
-from evals.train.fit import MODELLED, LabelledCase, case_texts, vectorizer
+from evals.train.fit import MODELLED, LabelledCase, case_texts, labelled_cases, vectorizer
 from evals.train.instances import instance_labels
 from merchant_review.taxonomy import Category, Decision
 
@@ -361,13 +361,11 @@ def main(
     out: Annotated[Path | None, typer.Option(help="write every figure here (JSON)")] = None,
 ) -> None:
     """Measure snippet models on TF-IDF and/or sentence-embedding features."""
-    from evals.train.__main__ import _labelled  # the same labelled cases as the trainer
-
     configs = [Config.parse(text) for text in (config or DEFAULT_CONFIGS)]
     data = load_dataset(dataset)
     chosen = [c for c in data.cases if data.splits.get(c.case_id) in {"train", "calibration"}]
     requests = capture(data, chosen)
-    labelled = _labelled(dataset, chosen, requests)
+    labelled = labelled_cases(dataset, chosen, requests)
     train = [labelled[k] for k in sorted(labelled) if data.splits[k] == "train"]
     held = [labelled[k] for k in sorted(labelled) if data.splits[k] == "calibration"]
     expected = {c.case_id: (c.expected.decision, frozenset(c.expected.categories)) for c in chosen}

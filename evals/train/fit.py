@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
+from agent.assessor import AssessmentRequest
 from agent.offline.model import UNCALIBRATED, FloatArray, SnippetModel
 from agent.offline.modelscorer import SKIPPED_KINDS
 from agent.offline.snippets import site_snippets
-from evals.train.instances import instance_labels
+from evals.dataset import EvalCase
+from evals.train.instances import case_evidence, instance_labels, load_evidence
 from merchant_review.pages import PageSnapshot
 from merchant_review.taxonomy import Category
 
@@ -46,6 +49,27 @@ class LabelledCase:
     # (evals/train/instances.py); empty when the dataset has no annotations.
     quotes: tuple[tuple[Category, str], ...] = ()
     evidence: Mapping[str, frozenset[Category]] = field(default_factory=dict)
+
+
+def labelled_cases(
+    dataset: Path, chosen: Sequence[EvalCase], requests: Mapping[str, AssessmentRequest]
+) -> dict[str, LabelledCase]:
+    """case id -> the chosen cases' snippet texts, categories and annotated evidence (the
+    crawl of each case in `requests`; a case that was not crawled has no texts)."""
+    evidence = load_evidence(dataset, [c.case_id for c in chosen])
+    labelled = {}
+    for case in chosen:
+        request = requests.get(case.case_id)
+        texts = case_texts(request.pages) if request is not None else ()
+        quotes = tuple(evidence.get(case.case_id, ()))
+        labelled[case.case_id] = LabelledCase(
+            case.case_id,
+            texts,
+            frozenset(case.expected.categories),
+            quotes,
+            case_evidence(texts, quotes),
+        )
+    return labelled
 
 
 def case_texts(pages: list[PageSnapshot]) -> tuple[str, ...]:
