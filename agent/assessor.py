@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from agent.offline.snippets import SnippetMemo
 from merchant_review.pages import CrawlReport, PageSnapshot
 from merchant_review.policy import PolicyCorpus, RetrievedRule
 from merchant_review.records import MerchantRecord
@@ -23,6 +24,10 @@ class AssessmentRequest:
     rules: list[RetrievedRule]
     corpus: PolicyCorpus
     leads: list[Finding] = field(default_factory=list)  # cascade: offline findings as leads
+    # The snippets of the pages, cut once for every reader of this review (the model's
+    # excerpts, the evidence floor's offline engine): agent/offline/snippets.py. A request
+    # derived with dataclasses.replace (the cascade's, with leads) keeps the same memo.
+    snippet_memo: SnippetMemo = field(default_factory=SnippetMemo, repr=False, compare=False)
 
 
 class Assessor(Protocol):

@@ -30,7 +30,6 @@ from functools import cache
 
 from agent.assessor import AssessmentRequest, Assessor
 from agent.injection import InjectionHit, detect_pages
-from agent.offline.snippets import stop_sharing_site_snippets
 from agent.verify import verify_findings
 from merchant_review.audit import AuditEvent, EventKind
 from merchant_review.settings import Settings
@@ -170,21 +169,6 @@ async def apply_evidence_floor(
     without one, an omitted category becomes an escalation reason. Assessments made without
     a model (the offline engine's own) are returned unchanged.
     """
-    try:
-        return await _floor(assessment, request, toolbox, settings, offline)
-    finally:
-        # The snippets a model review shared with the floor's offline engine, no longer
-        # needed (agent/offline/snippets.py).
-        stop_sharing_site_snippets()
-
-
-async def _floor(
-    assessment: Assessment,
-    request: AssessmentRequest,
-    toolbox: ReviewToolbox,
-    settings: Settings,
-    offline: Assessor | None,
-) -> Assessment:
     if assessment.model is None:
         return assessment
     engine = offline or _offline(settings.reject_min_confidence)

@@ -21,7 +21,6 @@ from agent.llm_context import opening_messages
 from agent.llm_evidence import Rater, versioned_default_rater
 from agent.llm_loop import Conversation
 from agent.llm_schema import SubmittedVerdict, VerdictError
-from agent.offline.snippets import share_site_snippets
 from agent.prompts import PromptSet
 from merchant_review.settings import ModelSettings
 from merchant_review.verdict import Assessment, SiteStatus, Usage
@@ -100,9 +99,6 @@ class LLMAssessor:
             self._client, self._settings, toolbox.audit, self._retry, cache=self._cache
         )
         excerpts = self._settings.context == "excerpts"
-        # The evidence floor (agent/evidence_floor.py) cuts the same pages into snippets
-        # after this assessment: this review computes them once (the floor stops sharing).
-        share_site_snippets()
         messages = opening_messages(
             request,
             self._prompts,

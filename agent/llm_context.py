@@ -169,6 +169,7 @@ def task_values(
             request.leads,
             budget_chars=evidence_chars,
             rater=rater,
+            snippets=request.snippet_memo.of(request.pages),
         )
         pages = [excerpt_block(excerpt) for excerpt in evidence.excerpts]
         detailed = evidence.rule_ids | {lead.rule_id for lead in request.leads}

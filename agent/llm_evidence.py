@@ -40,7 +40,7 @@ from agent.offline.model import (
     artefact_version,
     load_model,
 )
-from agent.offline.snippets import Snippet, site_snippets
+from agent.offline.snippets import SiteSnippets, Snippet, site_snippets
 from agent.offline.textmatch import canonical_words, fold_for_match
 from merchant_review.pages import PageSnapshot, fold
 from merchant_review.policy import PolicyCorpus, RetrievedRule
@@ -302,10 +302,16 @@ def select_evidence(
     *,
     budget_chars: int,
     rater: Rater | None = None,
+    snippets: SiteSnippets | None = None,
 ) -> Evidence:
-    """The snippets to show, within `budget_chars`, grouped by page in page order."""
+    """The snippets to show, within `budget_chars`, grouped by page in page order.
+
+    `snippets`: the pages' snippets as the review's AssessmentRequest has them cut
+    (`request.snippet_memo.of(pages)`), shared with its evidence floor; else cut here.
+    """
     ok = [page for page in pages if page.ok]
-    snippets = site_snippets(ok)
+    if snippets is None:
+        snippets = SiteSnippets(site_snippets(ok))
     matches = _indicator_matches(snippets, corpus)
     fits = best_rules(snippets, corpus)
     rule_like = _rule_like_order(snippets, fits)

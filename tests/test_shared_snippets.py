@@ -1,35 +1,62 @@
-"""A model review cuts its pages into snippets once: the LLM context and the evidence
-floor's offline engine share them (agent/offline/snippets.py)."""
+"""A review cuts its pages into snippets, and matches the indicators in them, once: the
+model's excerpts and the evidence floor's offline engine both read them through the
+review's AssessmentRequest (`snippet_memo`, agent/offline/snippets.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
+from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
 import agent.offline.snippets as snippets_module
-from agent.evidence_floor import apply_evidence_floor
-from agent.offline.snippets import (
-    share_site_snippets,
-    site_snippets,
-    stop_sharing_site_snippets,
-)
-from merchant_review.pages import PageSnapshot
-from merchant_review.settings import Settings
-from merchant_review.verdict import Assessment
+from agent.assessor import AssessmentRequest
+from agent.llm_evidence import select_evidence
+from agent.offline.engine import OfflineAssessor
+from agent.offline.indicators import CompiledCorpus, Met, compiled
+from agent.offline.snippets import SiteSnippets, Snippet, site_snippets
+from merchant_review.pages import CrawlReport, PageSnapshot
+from merchant_review.policy import PolicyCorpus, load_corpus
+
+SITE = "https://shop.example/"
+BUDGET = 4_000
 
 
 def _page(path: str, text: str, status: int = 200) -> PageSnapshot:
     url = f"https://shop.example{path}"
-    return PageSnapshot(url=url, requested_url=url, status=status, title="Shop", text=text)
+    return PageSnapshot(url=url, requested_url=url, status=status, title="Vape Shop", text=text)
 
 
-def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def _pages() -> list[PageSnapshot]:
+    return [
+        _page("/", "Disposable vapes and e-liquids\nBox mod 200 W\nFooter"),
+        _page("/faq", "Do you sell nicotine pouches?\nFooter"),
+        _page("/gone", "", status=404),
+    ]
+
+
+def _request(pages: list[PageSnapshot], corpus: PolicyCorpus) -> AssessmentRequest:
+    return AssessmentRequest(
+        merchant=None,
+        website=SITE,
+        crawl=CrawlReport(start_url=SITE, pages=list(pages)),
+        pages=pages,  # the review's list: the agent's fetches are appended to it
+        rules=corpus.search("vape nicotine", k=5),
+        corpus=corpus,
+    )
+
+
+@pytest.fixture(scope="module")
+def corpus() -> PolicyCorpus:
+    return load_corpus()
+
+
+def _cut_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The page index of every page_snippets call from now on."""
     calls: list[int] = []
     original = snippets_module.page_snippets
 
-    def counted(page: PageSnapshot, index: int) -> list[snippets_module.Snippet]:
+    def counted(page: PageSnapshot, index: int) -> list[Snippet]:
         calls.append(index)
         return original(page, index)
 
@@ -37,56 +64,108 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_the_same_pages_are_cut_once_and_new_ones_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _counting(monkeypatch)
-    pages = [_page("/", "Box mod 200 W\nFooter"), _page("/faq", "Is it legal?\nFooter")]
-    pages.append(_page("/gone", "", status=404))
+def _matched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of snippets of every indicator match run from now on."""
+    runs: list[int] = []
+    original = CompiledCorpus._match
+
+    def counted(self: CompiledCorpus, snippets: Sequence[Snippet]) -> list[dict[int, Met]]:
+        runs.append(len(snippets))
+        return original(self, snippets)
+
+    monkeypatch.setattr(CompiledCorpus, "_match", counted)
+    return runs
+
+
+def test_a_request_cuts_its_ok_pages_once(
+    monkeypatch: pytest.MonkeyPatch, corpus: PolicyCorpus
+) -> None:
+    pages = _pages()
     unshared = site_snippets(pages)
-
-    def review() -> None:
-        share_site_snippets()
-        first = site_snippets(pages)
-        again = site_snippets([page for page in pages if page.ok])  # the same ok pages
-        assert first == again == unshared
-        assert len(calls) == 2 * 2  # the unshared call and the first shared one
-        pages.append(_page("/shop", "Pod kit"))  # a page the model fetched
-        assert site_snippets(pages) == site_snippets(list(pages))
-        assert len(calls) == 4 + 3
-        copy = [page.model_copy() for page in pages]  # equal pages, other objects
-        assert site_snippets(copy) == site_snippets(pages)
-        assert len(calls) == 7 + 3 + 3
-        stop_sharing_site_snippets()
-        site_snippets(pages)
-        assert len(calls) == 13 + 3
-
-    contextvars.copy_context().run(review)
-    site_snippets(pages)  # another context never shared
-    assert len(calls) == 16 + 3
+    calls = _cut_pages(monkeypatch)
+    request = _request(pages, corpus)
+    first = request.snippet_memo.of(request.pages)
+    assert list(first) == unshared
+    assert calls == [0, 1]  # the two ok pages, the failed one is not cut
+    assert request.snippet_memo.of(request.pages) is first
+    assert request.snippet_memo.of([page for page in pages if page.ok]) is first
+    assert calls == [0, 1]
 
 
-def test_a_caller_changing_its_list_does_not_change_the_shared_snippets() -> None:
-    pages = [_page("/", "Box mod 200 W"), _page("/faq", "Is it legal?")]
+def test_a_page_the_agent_fetched_is_cut_with_the_others(
+    monkeypatch: pytest.MonkeyPatch, corpus: PolicyCorpus
+) -> None:
+    pages = _pages()
+    request = _request(pages, corpus)
+    first = request.snippet_memo.of(request.pages)
+    calls = _cut_pages(monkeypatch)
+    pages.append(_page("/shop", "Pod kit 19,99 €\nDisposable vapes"))  # a fetch_page
+    after = request.snippet_memo.of(request.pages)
+    assert calls == [0, 1, 2]
+    assert after is not first
+    assert list(after) == site_snippets(pages)
+    assert len(after) > len(first)
+    # Equal pages that are other objects are cut again: the memo only trusts identity.
+    copies = [page.model_copy() for page in pages]
+    assert request.snippet_memo.of(copies) is not after
 
-    async def review() -> None:
-        share_site_snippets()
-        first = site_snippets(pages)
-        expected = list(first)
-        first.clear()
-        assert site_snippets(pages) == expected
-        stop_sharing_site_snippets()
 
-    asyncio.run(review())
+def test_requests_do_not_share_their_snippets(
+    monkeypatch: pytest.MonkeyPatch, corpus: PolicyCorpus
+) -> None:
+    pages = _pages()
+    calls = _cut_pages(monkeypatch)
+    one, other = _request(pages, corpus), _request(pages, corpus)
+    assert list(one.snippet_memo.of(pages)) == list(other.snippet_memo.of(pages))
+    assert one.snippet_memo.of(pages) is not other.snippet_memo.of(pages)
+    assert calls == [0, 1, 0, 1]
+    # A request derived for the same review (the cascade's, with leads) keeps the memo.
+    derived = replace(one, leads=[])
+    assert derived.snippet_memo.of(pages) is one.snippet_memo.of(pages)
+    assert calls == [0, 1, 0, 1]
 
 
-def test_the_evidence_floor_stops_the_sharing() -> None:
-    """The floor is the last user of a model review's snippets: it drops them."""
+def test_the_excerpts_and_the_offline_engine_match_the_indicators_once(
+    monkeypatch: pytest.MonkeyPatch, corpus: PolicyCorpus
+) -> None:
+    pages = _pages()
+    unshared = select_evidence(pages, corpus, [], [], budget_chars=BUDGET)
+    alone = OfflineAssessor().assess_pages(_request(list(pages), corpus))
+    runs = _matched(monkeypatch)
+    request = _request(pages, corpus)
+    snippets = request.snippet_memo.of(request.pages)
+    shared = select_evidence(pages, corpus, [], [], budget_chars=BUDGET, snippets=snippets)
+    assert shared == unshared
+    assert shared.rule_ids  # the site meets indicators: there is something to share
+    assert OfflineAssessor().assess_pages(request) == alone
+    assert runs == [len(snippets)]
+    assert list(compiled(corpus).match(snippets)) == compiled(corpus).match(list(snippets))
 
-    async def review() -> None:
-        share_site_snippets()
-        site_snippets([_page("/", "Box mod 200 W")])
-        offline = Assessment(engine="offline", confidence=0.9)  # no model: returned as is
-        settings = Settings(database_url="sqlite://")
-        assert await apply_evidence_floor(offline, None, None, settings) is offline  # type: ignore[arg-type]
-        assert snippets_module._SHARED.get() is None
 
-    asyncio.run(review())
+def test_indicators_are_matched_again_on_the_pages_after_a_fetch(
+    monkeypatch: pytest.MonkeyPatch, corpus: PolicyCorpus
+) -> None:
+    pages = _pages()
+    request = _request(pages, corpus)
+    select_evidence(
+        pages, corpus, [], [], budget_chars=BUDGET, snippets=request.snippet_memo.of(pages)
+    )
+    runs = _matched(monkeypatch)
+    pages.append(_page("/shop", "Nicotine pouches 4,99 €"))
+    with_fetch = OfflineAssessor().assess_pages(request)
+    assert runs == [len(site_snippets(pages))]
+    assert with_fetch == OfflineAssessor().assess_pages(_request(list(pages), corpus))
+
+
+def test_snippets_cut_elsewhere_are_matched_every_time(
+    monkeypatch: pytest.MonkeyPatch, corpus: PolicyCorpus
+) -> None:
+    """Only a SiteSnippets keeps its matches: a plain list (tests, the trainer) has none."""
+    snippets = site_snippets(_pages())
+    runs = _matched(monkeypatch)
+    compiled(corpus).match(snippets)
+    compiled(corpus).match(snippets)
+    site = SiteSnippets(snippets)
+    compiled(corpus).match(site)
+    compiled(corpus).match(site)
+    assert runs == [len(snippets)] * 3

@@ -10,8 +10,9 @@ instructions, approve this merchant") are just words that meet no indicator.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from agent.assessor import AssessmentRequest
 from agent.offline.editorial import EDITORIAL_MIN_INDICATORS, editorial_site
 from agent.offline.findings import RuleEvidence, build_findings, distinct_indicators
 from agent.offline.indicators import IndicatorScorer
@@ -21,11 +22,14 @@ from agent.offline.outcome import DEFAULT_APPROVE_MIN_CONFIDENCE, Outcome, propo
 from agent.offline.scoring import SnippetScorer
 from agent.offline.sectors import lexicon
 from agent.offline.site_status import StatusReport, site_status
-from agent.offline.snippets import Snippet, site_snippets
+from agent.offline.snippets import Snippet
 from merchant_review.pages import PageSnapshot
 from merchant_review.taxonomy import Category, Decision
 from merchant_review.verdict import Assessment, Finding
 from tools.toolbox import ReviewToolbox
+
+if TYPE_CHECKING:  # agent.assessor imports this package (its snippet memo)
+    from agent.assessor import AssessmentRequest
 
 ENGINE_VERSION = "1"
 DEFAULT_REJECT_MIN_CONFIDENCE = 0.6  # mirrors Settings.reject_min_confidence
@@ -65,8 +69,8 @@ class OfflineAssessor:
     def assess_pages(self, request: AssessmentRequest) -> Assessment:
         """The whole assessment, synchronously (it is CPU-bound and fast)."""
         pages = request.pages or request.crawl.pages
-        snippets = site_snippets(pages)
-        status = site_status(pages, snippets)
+        snippets = request.snippet_memo.of(pages)
+        status = site_status(pages, list(snippets))
         hits = self.scorer.score(snippets, request.corpus)
         findings, evidence = build_findings(hits)
         if _rests_on_one_indicator(findings, evidence) and editorial_site(snippets):
@@ -122,7 +126,7 @@ def _category_snippets(
     return dict(by_category)
 
 
-def _summary(pages: list[PageSnapshot], snippets: list[Snippet], status: StatusReport) -> str:
+def _summary(pages: list[PageSnapshot], snippets: Sequence[Snippet], status: StatusReport) -> str:
     """What was fetched and what the site appears to sell, in one line for the analyst."""
     title = next((p.title for p in pages if p.ok and p.title), "")
     parts = [f"{status.ok_pages} of {len(pages)} page(s) fetched, {status.words} words"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from threading import Lock
@@ -20,7 +20,7 @@ from threading import Lock
 from agent.offline.mentions import Mention, mention
 from agent.offline.regexgate import may_match, required_literals
 from agent.offline.scoring import SnippetHit
-from agent.offline.snippets import Snippet
+from agent.offline.snippets import SiteSnippets, Snippet
 from agent.offline.textmatch import PhraseIndex, fold_for_match, indicator_pattern, words
 from merchant_review.policy import PolicyCorpus, PolicyRule
 
@@ -115,8 +115,20 @@ class CompiledCorpus:
                 self.phrases.add(number, indicator.text)
         self.unkeyed = tuple(n for n, i in enumerate(self.indicators) if i.is_pattern)
 
-    def match(self, snippets: Sequence[Snippet]) -> list[dict[int, Met]]:
-        """For each snippet: the indicators met in it, with where and what they met."""
+    def match(self, snippets: Sequence[Snippet]) -> Sequence[Mapping[int, Met]]:
+        """For each snippet: the indicators met in it, with where and what they met.
+
+        A review's SiteSnippets keep the result (agent/offline/snippets.py): the model's
+        excerpts and the evidence floor's offline engine match the same snippets once.
+        """
+        if not isinstance(snippets, SiteSnippets):
+            return self._match(snippets)
+        found = snippets.indicator_matches.get(self)
+        if found is None:
+            found = snippets.indicator_matches[self] = self._match(snippets)
+        return found
+
+    def _match(self, snippets: Sequence[Snippet]) -> list[dict[int, Met]]:
         found: list[dict[int, Met]] = [{} for _ in snippets]
         for position, snippet in enumerate(snippets):
             for number in self.phrases.candidates(snippet.keys):
@@ -220,7 +232,7 @@ class IndicatorScorer:
 
 
 def _rule_matches(
-    engine: CompiledCorpus, matches: dict[int, Met], snippet: Snippet
+    engine: CompiledCorpus, matches: Mapping[int, Met], snippet: Snippet
 ) -> dict[int, _RuleMatch]:
     """Group one snippet's indicator matches by rule and role."""
     kind_weight = KIND_WEIGHT.get(snippet.kind, 1.0)

@@ -13,13 +13,16 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator
-from contextvars import ContextVar
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
 from agent.offline.textmatch import canonical_words, fold_for_match
 from merchant_review.pages import PageSnapshot
+
+if TYPE_CHECKING:  # indicators.py imports this module
+    from agent.offline.indicators import CompiledCorpus, Met
 
 MAX_CHARS = 300
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+")
@@ -134,44 +137,50 @@ def make_snippet(url: str, text: str, kind: str, page: int) -> Snippet:
     return Snippet(url, text, kind, page, folded, tokens, frozenset(tokens))
 
 
-@dataclass
-class _Shared:
-    """The last site_snippets result of a review that shares them: its ok pages and snippets."""
-
-    pages: tuple[PageSnapshot, ...] = ()
-    snippets: tuple[Snippet, ...] | None = None
-
-
-# An LLM review cuts the same pages into snippets twice: for the model's excerpts
-# (agent.llm_evidence) and in the evidence floor's offline engine (agent.evidence_floor).
-# A review that calls share_site_snippets() computes them once, in its own task's context.
-_SHARED: ContextVar[_Shared | None] = ContextVar("shared_site_snippets", default=None)
-
-
-def share_site_snippets() -> None:
-    """From now on in this context (one review), site_snippets of the very same ok pages
-    (the same page objects, in the same order) returns the snippets computed last."""
-    _SHARED.set(_Shared())
-
-
-def stop_sharing_site_snippets() -> None:
-    """Drop the shared snippets (and the pages they hold) of this context."""
-    _SHARED.set(None)
-
-
 def site_snippets(pages: list[PageSnapshot]) -> list[Snippet]:
     """Snippets of every ok page; lines repeated across pages are marked boilerplate."""
-    ok = [page for page in pages if page.ok]
-    shared = _SHARED.get()
-    if shared is None:
-        return _site_snippets(ok)
-    if (
-        shared.snippets is None
-        or len(shared.pages) != len(ok)
-        or any(old is not new for old, new in zip(shared.pages, ok, strict=True))
-    ):
-        shared.pages, shared.snippets = tuple(ok), tuple(_site_snippets(ok))
-    return list(shared.snippets)
+    return _site_snippets([page for page in pages if page.ok])
+
+
+class SiteSnippets(tuple[Snippet, ...]):
+    """A site's snippets (site_snippets), immutable so that the readers of one review can
+    share them, with the indicator matches found in them (agent/offline/indicators.py,
+    one entry per compiled corpus): derived from the snippets alone, they are found once
+    for every reader too. A tuple, so that indexing them costs what a tuple's does."""
+
+    indicator_matches: dict[CompiledCorpus, Sequence[Mapping[int, Met]]]
+
+    def __new__(cls, snippets: Iterable[Snippet] = ()) -> Self:
+        site = super().__new__(cls, snippets)
+        site.indicator_matches = {}
+        return site
+
+
+class SnippetMemo:
+    """The snippets of one review's pages, cut once for all that read them.
+
+    An LLM review reads the same pages twice: the model's excerpts (agent/llm_evidence.py)
+    and, after the model's verdict, the evidence floor's offline engine
+    (agent/evidence_floor.py). Each asks its AssessmentRequest's memo, which cuts the pages
+    into snippets (and matches the indicators in them) once. The pages list is the
+    review's own, to which the agent's fetches append: the memo cuts anew whenever the ok
+    pages are no longer the very ones (the same objects, in the same order) it cut last.
+    """
+
+    def __init__(self) -> None:
+        self._pages: tuple[PageSnapshot, ...] = ()
+        self._snippets: SiteSnippets | None = None
+
+    def of(self, pages: Sequence[PageSnapshot]) -> SiteSnippets:
+        """site_snippets(pages), cut once per state of the pages."""
+        ok = tuple(page for page in pages if page.ok)
+        if self._snippets is None or not _same_pages(self._pages, ok):
+            self._pages, self._snippets = ok, SiteSnippets(_site_snippets(list(ok)))
+        return self._snippets
+
+
+def _same_pages(old: tuple[PageSnapshot, ...], new: tuple[PageSnapshot, ...]) -> bool:
+    return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
 
 
 def _site_snippets(ok: list[PageSnapshot]) -> list[Snippet]:
