@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from merchant_review.pages import CrawlReport, PageSnapshot
@@ -179,7 +179,14 @@ def _prior(review: ReviewRow, verdict: VerdictRow, analyst_decision: str | None)
     return prior
 
 
+# Built once, on the table: every review reads its merchant's record twice (the batch and
+# the audit scrubber), and loading the whole ORM row (identity map, every column) cost
+# several times the query.
+_MERCHANTS: Table = MerchantRow.__table__  # type: ignore[assignment]
+_RECORD_OF = select(_MERCHANTS.c.record).where(_MERCHANTS.c.merchant_id == bindparam("merchant"))
+
+
 def merchant_record(session: Session, merchant_id: str) -> MerchantRecord | None:
     """A merchant's record as imported (None: not in the records database)."""
-    row = session.get(MerchantRow, merchant_id)
-    return MerchantRecord.model_validate(row.record) if row else None
+    record = session.execute(_RECORD_OF, {"merchant": merchant_id}).scalar_one_or_none()
+    return MerchantRecord.model_validate(record) if record is not None else None

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,8 +54,10 @@ from merchant_review.storage.schema import (
 from merchant_review.taxonomy import Category, Decision
 from merchant_review.verdict import Verdict
 
-# Built once: whether a review already has its verdict (asked at every finish_review).
-_VERDICT_OF = select(VerdictRow.seq).where(VerdictRow.review_id == bindparam("review_id"))
+# Built once, on the table (no ORM compile step): whether a review already has its
+# verdict (asked at every finish_review).
+_VERDICTS: Table = VerdictRow.__table__  # type: ignore[assignment]
+_VERDICT_OF = select(_VERDICTS.c.seq).where(_VERDICTS.c.review_id == bindparam("review_id"))
 
 
 class Store:
