@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from merchant_review.storage.schema import NON_ACTING_TRIGGERS, EventRow, ReviewRow, VerdictRow
@@ -38,30 +38,29 @@ class PreviousReview:
     error: str | None
 
 
-def _reviews() -> Select[ReviewRow, VerdictRow]:
-    not_abandoned = or_(VerdictRow.error.is_(None), ~VerdictRow.error.startswith(ABANDONED))
-    return (
-        select(ReviewRow, VerdictRow)
-        .join(VerdictRow, VerdictRow.review_id == ReviewRow.id)
-        .where(ReviewRow.trigger.not_in(NON_ACTING_TRIGGERS), not_abandoned)
-    )
-
-
-# Only what a PreviousReview holds: the whole rows would also load (and parse) the
-# verdict's JSON, findings and all, and the redacted merchant record.
+# On the tables, not the mapped classes: every batch item asks, and the ORM's compile step
+# cost as much as the query. Only what a PreviousReview holds: the whole rows would also
+# load (and parse) the verdict's JSON, findings and all, and the redacted merchant record.
+_REVIEWS: Table = ReviewRow.__table__  # type: ignore[assignment]
+_VERDICTS: Table = VerdictRow.__table__  # type: ignore[assignment]
 _PREVIOUS_COLUMNS = (
-    ReviewRow.id, ReviewRow.merchant_id, ReviewRow.started_at, ReviewRow.engine,
-    ReviewRow.model, ReviewRow.prompt_version, ReviewRow.corpus_version, ReviewRow.settings,
-    ReviewRow.record_hash, VerdictRow.decision, VerdictRow.error,
+    _REVIEWS.c.id, _REVIEWS.c.merchant_id, _REVIEWS.c.started_at, _REVIEWS.c.engine,
+    _REVIEWS.c.model, _REVIEWS.c.prompt_version, _REVIEWS.c.corpus_version,
+    _REVIEWS.c.settings, _REVIEWS.c.record_hash, _VERDICTS.c.decision, _VERDICTS.c.error,
 )  # fmt: skip
-_COLUMNS = _reviews().with_only_columns(*_PREVIOUS_COLUMNS)
+_NOT_ABANDONED = or_(_VERDICTS.c.error.is_(None), ~_VERDICTS.c.error.startswith(ABANDONED))
+_COLUMNS = (
+    select(*_PREVIOUS_COLUMNS)
+    .select_from(_REVIEWS.join(_VERDICTS, _VERDICTS.c.review_id == _REVIEWS.c.id))
+    .where(_REVIEWS.c.trigger.not_in(NON_ACTING_TRIGGERS), _NOT_ABANDONED)
+)
 _LATEST = (
-    _COLUMNS.where(ReviewRow.merchant_id == bindparam("merchant"))
-    .order_by(ReviewRow.started_at.desc())
+    _COLUMNS.where(_REVIEWS.c.merchant_id == bindparam("merchant"))
+    .order_by(_REVIEWS.c.started_at.desc())
     .limit(1)
 )
 _LATEST_OUTSIDE_RUN = _LATEST.where(
-    or_(ReviewRow.batch_run_id.is_(None), ReviewRow.batch_run_id != bindparam("run"))
+    or_(_REVIEWS.c.batch_run_id.is_(None), _REVIEWS.c.batch_run_id != bindparam("run"))
 )
 
 
@@ -91,8 +90,8 @@ def _previous(row: Sequence[Any]) -> PreviousReview:
 def latest_reviews(session: Session, merchant_ids: Iterable[str]) -> dict[str, PreviousReview]:
     """merchant id → its latest real review, for the merchants that have one."""
     latest: dict[str, PreviousReview] = {}
-    query = _COLUMNS.where(ReviewRow.merchant_id.in_(list(merchant_ids)))
-    for row in session.execute(query.order_by(ReviewRow.started_at)):
+    query = _COLUMNS.where(_REVIEWS.c.merchant_id.in_(list(merchant_ids)))
+    for row in session.execute(query.order_by(_REVIEWS.c.started_at)):
         previous = _previous(row)
         latest[previous.merchant_id] = previous
     return latest

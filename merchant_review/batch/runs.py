@@ -17,7 +17,18 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from merchant_review.batch.identity import known_dead
@@ -158,31 +169,50 @@ def _claimable(session: Session, run_id: str, at: datetime) -> ColumnElement[boo
     )
 
 
-def _take(row: BatchItemRow, claimer: str, lease_s: float, at: datetime) -> Claim:
-    row.status = CLAIMED
-    row.claimed_by = claimer
-    row.lease_until = at + timedelta(seconds=lease_s)
-    row.attempts += 1
-    return Claim(row.run_id, row.merchant_id, claimer, row.attempts)
+_ITEMS: Table = BatchItemRow.__table__  # type: ignore[assignment]
+# Built once, on the table: every item is claimed with it (the ORM's load of the whole row
+# and its unit-of-work flush cost more than the two statements).
+_TAKE = (
+    update(_ITEMS)
+    .where(_ITEMS.c.run_id == bindparam("t_run"), _ITEMS.c.merchant_id == bindparam("t_merchant"))
+    .values(
+        status=CLAIMED,
+        claimed_by=bindparam("t_claimer"),
+        lease_until=bindparam("t_lease"),
+        attempts=bindparam("t_attempts"),
+    )
+)
+
+
+def _take(
+    session: Session, item: Row[Any, Any], run_id: str, claimer: str, lease_s: float, at: datetime
+) -> Claim:
+    """Claim a candidate item (`item`: its merchant_id and attempts, read under the lock)."""
+    merchant_id, attempts = item.merchant_id, item.attempts + 1
+    lease_until = at + timedelta(seconds=lease_s)
+    values = {"t_claimer": claimer, "t_lease": lease_until, "t_attempts": attempts}
+    session.execute(_TAKE, {"t_run": run_id, "t_merchant": merchant_id, **values})
+    return Claim(run_id, merchant_id, claimer, attempts)
 
 
 def claim_next(store: Store, run_id: str, claimer: str, lease_s: float) -> Claim | None:
     """Claim the run's next claimable item (None: nothing left to claim)."""
     at = now()
     with store.write_session() as session:
-        row = session.scalars(_NEXT_PENDING, {"run": run_id}).first()
-        if row is None:  # only then look for stale claims (it costs a query for dead claimers)
-            query = select(BatchItemRow).where(_claimable(session, run_id, at))
-            query = query.order_by(BatchItemRow.position).limit(1)
-            row = session.scalars(query.with_for_update(skip_locked=True)).first()
-        return _take(row, claimer, lease_s, at) if row is not None else None
+        item = session.execute(_NEXT_PENDING, {"run": run_id}).first()
+        if item is None:  # only then look for stale claims (it costs a query for dead claimers)
+            query = _CANDIDATE.where(_claimable(session, run_id, at))
+            query = query.order_by(_ITEMS.c.position).limit(1)
+            item = session.execute(query.with_for_update(skip_locked=True)).first()
+        return _take(session, item, run_id, claimer, lease_s, at) if item is not None else None
 
 
+# What claiming needs of a candidate item.
+_CANDIDATE = select(_ITEMS.c.merchant_id, _ITEMS.c.attempts)
 # Built once: every claim runs it.
 _NEXT_PENDING = (
-    select(BatchItemRow)
-    .where(BatchItemRow.run_id == bindparam("run"), BatchItemRow.status == PENDING)
-    .order_by(BatchItemRow.position)
+    _CANDIDATE.where(_ITEMS.c.run_id == bindparam("run"), _ITEMS.c.status == PENDING)
+    .order_by(_ITEMS.c.position)
     .limit(1)
     .with_for_update(skip_locked=True)
 )
@@ -203,9 +233,9 @@ def claim_item(
     at = now()
     with store.write_session() as session:
         condition = and_(_claimable(session, run_id, at), BatchItemRow.merchant_id == merchant_id)
-        row = session.scalars(select(BatchItemRow).where(condition).with_for_update()).first()
-        if row is not None:
-            return _take(row, claimer, lease_s, at)
+        item = session.execute(_CANDIDATE.where(condition).with_for_update()).first()
+        if item is not None:
+            return _take(session, item, run_id, claimer, lease_s, at)
         held = session.get(BatchItemRow, (run_id, merchant_id))
     if held is None:
         return Refusal("unknown item")
@@ -224,7 +254,6 @@ def _mine(claim: Claim) -> ColumnElement[bool]:
     )
 
 
-_ITEMS: Table = BatchItemRow.__table__  # type: ignore[assignment]
 # Built once, on the table (no ORM bookkeeping): every item ends with it.
 _COMPLETE = (
     update(_ITEMS)
