@@ -4,6 +4,7 @@ review's AssessmentRequest (`snippet_memo`, agent/offline/snippets.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -11,12 +12,20 @@ import pytest
 
 import agent.offline.snippets as snippets_module
 from agent.assessor import AssessmentRequest
+from agent.evidence_floor import apply_evidence_floor
+from agent.llm import LLMAssessor, RetryPolicy
 from agent.llm_evidence import select_evidence
 from agent.offline.engine import OfflineAssessor
 from agent.offline.indicators import CompiledCorpus, Met, compiled
 from agent.offline.snippets import SiteSnippets, Snippet, site_snippets
+from agent.prompts import PromptSet
+from agent.scripted import SCRIPTED_BASE_URL, ScriptedModel
+from merchant_review.audit import MemoryAudit
 from merchant_review.pages import CrawlReport, PageSnapshot
 from merchant_review.policy import PolicyCorpus, load_corpus
+from merchant_review.settings import CrawlSettings, ModelSettings, Settings
+from merchant_review.verdict import Assessment
+from tools.toolbox import ReviewToolbox
 
 SITE = "https://shop.example/"
 BUDGET = 4_000
@@ -169,3 +178,35 @@ def test_snippets_cut_elsewhere_are_matched_every_time(
     compiled(corpus).match(site)
     compiled(corpus).match(site)
     assert runs == [len(snippets)] * 3
+
+
+def test_an_llm_review_and_its_evidence_floor_cut_and_match_once(
+    monkeypatch: pytest.MonkeyPatch, corpus: PolicyCorpus
+) -> None:
+    """The model's excerpts (agent/llm_context.py) and the floor's offline engine."""
+    pages = _pages()
+    matched = len(site_snippets(pages))
+    request = _request(pages, corpus)
+    toolbox = ReviewToolbox(
+        merchant_id=None,
+        website=SITE,
+        pages=pages,
+        corpus=corpus,
+        crawl_settings=CrawlSettings(),
+        audit=MemoryAudit(),
+    )
+    verdict = {"findings": [], "site_status": "operating", "business_summary": "vapes"}
+    model = ScriptedModel([ScriptedModel.submit_verdict(**verdict, confidence=0.5)])
+    settings = ModelSettings(name="scripted", base_url=SCRIPTED_BASE_URL, context="excerpts")
+    assessor = LLMAssessor(model.client(), settings, PromptSet.load(), retry=RetryPolicy.no_wait())
+    floor_settings = Settings(database_url="sqlite://")
+    cuts, runs = _cut_pages(monkeypatch), _matched(monkeypatch)
+
+    async def review() -> Assessment:
+        assessment = await assessor.assess(request, toolbox)
+        return await apply_evidence_floor(assessment, request, toolbox, floor_settings)
+
+    floored = asyncio.run(review())
+    assert floored.escalation_reason  # the floor's engine found the vapes the model left out
+    assert cuts == [0, 1]
+    assert runs == [matched]
