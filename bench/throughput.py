@@ -72,9 +72,9 @@ def main() -> None:
     print(
         f"offline throughput: {args.merchants} merchants (6-page sites), concurrency "
         f"{args.concurrency} x {args.processes} process(es): {elapsed:.1f} s, "
-        f"{rate:.1f} merchants/s; review CPU {per * cpu:.0f} ms per merchant (this process: "
+        f"{rate:.1f} merchants/s; review CPU {per * cpu:.1f} ms per merchant (this process: "
         f"user {per * user:.0f}, system {per * system:.0f}); site server CPU "
-        f"{per * server:.0f} ms per merchant ({statuses})"
+        f"{per * server:.1f} ms per merchant ({statuses})"
     )
 
 
