@@ -118,6 +118,10 @@ class CompiledCorpus:
     def match(self, snippets: Sequence[Snippet]) -> Sequence[Mapping[int, Met]]:
         """For each snippet: the indicators met in it, with where and what they met.
 
+        Each snippet's indicators come in a fixed order (its phrases by indicator number,
+        then its patterns by number), whatever the process's string hashing: the order a
+        finding's rationale lists them in (agent/offline/findings.py).
+
         A review's SiteSnippets keep the result (agent/offline/snippets.py): the model's
         excerpts and the evidence floor's offline engine match the same snippets once.
         """

@@ -116,14 +116,20 @@ class PhraseIndex(Generic[K]):
 
     def __init__(self) -> None:
         self._by_key: dict[str, list[K]] = defaultdict(list)
+        self._rank: dict[K, int] = {}  # the order items were first added in
 
     def add(self, item: K, phrase: str) -> None:
+        self._rank.setdefault(item, len(self._rank))
         for key in phrase_keys(phrase):
             self._by_key[key].append(item)
 
-    def candidates(self, keys: Iterable[str]) -> set[K]:
-        """The items whose phrase may stand in a text with these keys."""
-        return {item for key in keys for item in self._by_key.get(key, ())}
+    def candidates(self, keys: Iterable[str]) -> list[K]:
+        """The items whose phrase may stand in a text with these keys, in the order they
+        were added. Not in a set's order: the keys are a snippet's words, a frozenset
+        whose order follows string hashing (PYTHONHASHSEED), and so would the order in
+        which the indicators met are listed (a finding's rationale, agent/offline)."""
+        found = {item for key in keys for item in self._by_key.get(key, ())}
+        return sorted(found, key=self._rank.__getitem__)
 
 
 def canonical_words(folded: str) -> tuple[str, ...]:
