@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from agent.offline.snippets import SnippetMemo
 from merchant_review.pages import CrawlReport, PageSnapshot
@@ -11,6 +11,9 @@ from merchant_review.policy import PolicyCorpus, RetrievedRule
 from merchant_review.records import MerchantRecord
 from merchant_review.verdict import Assessment, Finding
 from tools.toolbox import ReviewToolbox
+
+if TYPE_CHECKING:  # agent.evidence_floor imports this module
+    from agent.evidence_floor import OfflineRun
 
 
 @dataclass
@@ -28,6 +31,9 @@ class AssessmentRequest:
     # excerpts, the evidence floor's offline engine): agent/offline/snippets.py. A request
     # derived with dataclasses.replace (the cascade's, with leads) keeps the same memo.
     snippet_memo: SnippetMemo = field(default_factory=SnippetMemo, repr=False, compare=False)
+    # The offline assessment a cascade made of this request before asking the model, for
+    # the evidence floor to take instead of repeating it: agent/evidence_floor.py.
+    offline_run: OfflineRun | None = field(default=None, repr=False, compare=False)
 
 
 class Assessor(Protocol):

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from agent.assessor import AssessmentRequest, Assessor
 from agent.decide import decide_outcome
-from agent.evidence_floor import remember_offline
+from agent.evidence_floor import OfflineRun
 from agent.verify import verify_findings
 from merchant_review.settings import CascadeRoute, Settings
 from merchant_review.taxonomy import Decision
@@ -54,6 +54,8 @@ class CascadeAssessor:
         )
         if not self._unsettled(first, verified, rejected):
             return first
-        remember_offline(request, self.offline, first)  # the evidence floor may reuse it
+        # The evidence floor takes it rather than run the engine again, if the model
+        # fetches no page (agent/evidence_floor.py).
+        request.offline_run = OfflineRun(len(request.pages), self.offline, first)
         second = await self.model.assess(replace(request, leads=verified), toolbox)
         return second.model_copy(update={"usage": first.usage.add(second.usage)})

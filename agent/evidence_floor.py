@@ -24,7 +24,6 @@ injection a model may legitimately clear a lookalike, so the conflict still esca
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 
@@ -52,34 +51,27 @@ def preload(settings: Settings) -> None:
     _offline(settings.reject_min_confidence)
 
 
-# The offline assessment a cascade (agent/cascade.py) made for the review running in this
-# task, with what it was made of. The floor runs the same engine on the same pages after a
-# model assessment; when nothing changed in between it takes this one instead of repeating
-# it (the offline engine is a good part of a model review's CPU).
-_OFFLINE: ContextVar[OfflineRun | None] = ContextVar("cascade_offline", default=None)
-
-
 @dataclass(frozen=True)
 class OfflineRun:
-    request: AssessmentRequest
+    """The offline assessment a cascade (agent/cascade.py) made of a request before asking
+    the model, kept on the request (`AssessmentRequest.offline_run`). The floor runs the
+    same engine on the same pages after a model assessment; when nothing changed in
+    between it takes this one instead of repeating it (the offline engine is a good part
+    of a model review's CPU)."""
+
     pages: int  # how many pages the request had (the model's fetches append to the list)
     engine: Assessor
     assessment: Assessment
 
 
-def remember_offline(request: AssessmentRequest, engine: Assessor, assessment: Assessment) -> None:
-    _OFFLINE.set(OfflineRun(request, len(request.pages), engine, assessment))
-
-
 def offline_assessment(request: AssessmentRequest, engine: Assessor) -> Assessment | None:
-    """The cascade's offline assessment of this very request, if `engine` would repeat it.
+    """The cascade's offline assessment of this request, if `engine` would repeat it.
 
-    Only for the same request object with no page added since, made by an engine
-    configured as `engine` is (same engine id, artefact included, and thresholds).
+    Only with no page added since, made by an engine configured as `engine` is (same
+    engine id, artefact included, and thresholds).
     """
-    run = _OFFLINE.get()
-    _OFFLINE.set(None)  # used once: it holds the review's pages
-    if run is None or run.request is not request or run.pages != len(request.pages):
+    run = request.offline_run
+    if run is None or run.pages != len(request.pages):
         return None
     return run.assessment if _same_config(run.engine, engine) else None
 
