@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import subprocess
@@ -160,6 +161,25 @@ def test_a_stopped_run_hands_its_claims_back_and_resumes_without_repeats(
         assert found["real"] == {m.record.merchant_id: 1 for m in w.merchants}
         assert not found["open"]
         assert summarize(w.store, run.id).statuses == {"reviewed": 8}
+
+
+def test_a_run_keeps_what_was_loaded_before_it_out_of_the_gc_and_hands_it_back(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(database_url, tmp_path, 3) as w:
+        engine = offline(w.settings)
+        run = service.create(w.settings, w.store, EVERYONE, engine, force=False)
+        frozen: list[int] = []
+        assert gc.get_freeze_count() == 0
+        service.run_here(
+            w.settings,
+            w.store,
+            run,
+            engine,
+            on_result=lambda _: frozen.append(gc.get_freeze_count()),
+        )
+        assert len(frozen) == 3 and min(frozen) > 0  # the engine, corpus, modules: frozen
+        assert gc.get_freeze_count() == 0  # and collectable again once the run is over
 
 
 def test_a_run_killed_mid_review_resumes_with_no_merchant_lost_and_none_twice(

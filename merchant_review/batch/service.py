@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +129,25 @@ def run_here(
     processor = ItemProcessor(
         settings, store, run, assessor=engine.assessor, corpus=engine.corpus, force=force
     )
-    return asyncio.run(_local(processor, settings.batch.concurrency, show, on_result))
+    with _frozen_heap():
+        return asyncio.run(_local(processor, settings.batch.concurrency, show, on_result))
+
+
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep what is loaded by now out of the cyclic GC's full collections while a run lasts.
+
+    The engine's models, the corpus and the imported modules are some 270,000 tracked
+    objects that live as long as the process; every full collection traversed them all
+    (about 0.15 s each: 6-8 % of an offline batch's CPU). gc.freeze moves them to the
+    permanent generation; objects made during the run are collected as before, and
+    unfreezing afterwards hands the frozen ones back to the collector.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def run_distributed(
