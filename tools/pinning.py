@@ -34,12 +34,15 @@ from types import TracebackType
 import httpcore
 import httpx
 
+from merchant_review.settings import CrawlSettings
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_PINNED_HOSTS = 4096  # a long batch run reuses one client: keep the table bounded
 # How long an idle connection is kept: httpx's default (5 s).
 KEEPALIVE_EXPIRY_S = httpx.Limits().keepalive_expiry
-# Connections open to one site at most (CrawlSettings.connections_per_host overrides it).
-CONNECTIONS_PER_HOST = 6
+# Connections open to one site at most: the setting's default (the crawler passes the
+# configured value; this is for callers without settings).
+CONNECTIONS_PER_HOST: int = CrawlSettings().connections_per_host
 # Sites whose pools are kept: beyond it the least recently used idle pools are closed.
 MAX_ORIGIN_POOLS = 256
 _SWEEP_EVERY_S = 1.0  # how often idle pools are looked at for keep-alive expiry
