@@ -14,6 +14,8 @@ next claimer settles what the dead one left (orphans.py): nothing lost, nothing 
 
 In a worker process, reviews run on one asyncio loop in a background thread, shared by
 the pool's threads (`--pool threads --concurrency N` runs N reviews at once in a process).
+A worker loads what reviews need and freezes its heap once, before its pool starts
+(`prepare_worker_process`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from celery.exceptions import Retry
 
 from merchant_review.batch import runs
@@ -34,6 +36,7 @@ from merchant_review.batch.identity import claimer_id
 from merchant_review.batch.process import ItemProcessor, VersionMismatch
 from merchant_review.batch.ratelimit import batch_assessor, limiter
 from merchant_review.batch.schema import PENDING
+from merchant_review.batch.service import freeze_loaded_heap, warm_process
 from merchant_review.experiments.shadow import champion_settings
 from merchant_review.settings import Settings, load_settings
 from merchant_review.storage import StorageError, Store
@@ -209,11 +212,35 @@ def watch(
         time.sleep(settings.batch.poll_s)
 
 
-def run_worker(settings: Settings, pool: str, concurrency: int, loglevel: str = "INFO") -> None:
-    """Run a Celery worker on the settings' queue (blocks until it is stopped)."""
+def prepare_worker_process(settings: Settings) -> None:
+    """Load what every review needs, as a local run does (service.warm_process), then
+    freeze the heap (service.freeze_loaded_heap) for the worker's life.
+
+    Run on `worker_init`: in the worker's main process, for every pool, before the pool
+    starts. Solo and thread pools review in this process; prefork children are forked
+    from it afterwards and inherit both the loaded modules and the frozen generation.
+    Without it, a worker's first review loaded all this (1.2-1.5 s), and every full
+    collection of the cyclic GC traversed it again (about 0.18 s each).
+    """
+    warm_process(settings)
+    freeze_loaded_heap()
+
+
+def _on_worker_init(**_: Any) -> None:
+    prepare_worker_process(_worker_settings or load_settings())
+
+
+def worker_app(settings: Settings) -> Celery:
+    """The app a worker of these settings runs, the worker's preparation connected."""
     global _worker_settings
     _worker_settings = settings
-    app = make_app(settings)
+    signals.worker_init.connect(_on_worker_init, dispatch_uid=f"{TASK}.prepare")
+    return make_app(settings)
+
+
+def run_worker(settings: Settings, pool: str, concurrency: int, loglevel: str = "INFO") -> None:
+    """Run a Celery worker on the settings' queue (blocks until it is stopped)."""
+    app = worker_app(settings)
     app.worker_main(
         [
             "worker",
@@ -228,4 +255,14 @@ def run_worker(settings: Settings, pool: str, concurrency: int, loglevel: str = 
     )
 
 
-__all__ = ["TASK", "Retry", "enqueue", "make_app", "review_item", "run_worker", "watch"]
+__all__ = [
+    "TASK",
+    "Retry",
+    "enqueue",
+    "make_app",
+    "prepare_worker_process",
+    "review_item",
+    "run_worker",
+    "watch",
+    "worker_app",
+]

@@ -7,6 +7,7 @@ import contextlib
 import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from merchant_review.batch import corpus as snapshots
@@ -37,20 +38,30 @@ class Engine:
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
         """The settings' assessor (model calls rate-limited by settings.batch.rate)."""
-        if settings.resolved_engine() is not EngineChoice.OFFLINE:
-            warm_model_reviews(settings)
-        warm_reviews()
+        warm_process(settings)
         return cls(
             batch_assessor(settings, limiter(settings.batch.rate)), load_corpus(settings.policy_dir)
         )
 
 
-def warm_reviews() -> None:
+def warm_process(settings: Settings) -> None:
+    """Load now what every review of the settings' engine loads on first use (the local
+    runner's engine and a Celery worker both start with this)."""
+    if settings.resolved_engine() is not EngineChoice.OFFLINE:
+        warm_model_reviews(settings)
+    warm_reviews(settings.policy_dir)
+
+
+def warm_reviews(policy_dir: Path | None = None) -> None:
     """Import now what the first review would import (the review graph with LangGraph, the
-    crawler): about a second of CPU per process, paid with the engine's loading rather than
-    as the run's first work."""
+    crawler) and compile the corpus's indicators (agent/offline/indicators.py; every engine
+    matches them): about a second of CPU per process, the compiling 0.15 s of it, paid with
+    the engine's loading rather than as the run's first work."""
     import agent.graph  # noqa: F401
     import tools.crawler  # noqa: F401
+    from agent.offline.indicators import compiled
+
+    compiled(load_corpus(policy_dir))
 
 
 def warm_model_reviews(settings: Settings) -> None:
@@ -133,17 +144,23 @@ def run_here(
         return asyncio.run(_local(processor, settings.batch.concurrency, show, on_result))
 
 
-@contextlib.contextmanager
-def _frozen_heap() -> Iterator[None]:
-    """Keep what is loaded by now out of the cyclic GC's full collections while a run lasts.
+def freeze_loaded_heap() -> None:
+    """Keep what is loaded by now out of the cyclic GC's full collections.
 
     The engine's models, the corpus and the imported modules are some 270,000 tracked
     objects that live as long as the process; every full collection traversed them all
     (about 0.15 s each: 6-8 % of an offline batch's CPU). gc.freeze moves them to the
-    permanent generation; objects made during the run are collected as before, and
-    unfreezing afterwards hands the frozen ones back to the collector.
+    permanent generation; objects made afterwards are collected as before. A process
+    forked afterwards (a prefork worker's children) inherits the frozen generation.
     """
     gc.freeze()
+
+
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The heap frozen while a local run lasts; unfreezing afterwards hands the frozen
+    objects back to the collector (the process may go on to other work)."""
+    freeze_loaded_heap()
     try:
         yield
     finally:
