@@ -56,6 +56,6 @@ class CascadeAssessor:
             return first
         # The evidence floor takes it rather than run the engine again, if the model
         # fetches no page (agent/evidence_floor.py).
-        request.offline_run = OfflineRun(len(request.pages), self.offline, first)
+        request.offline_run = OfflineRun(tuple(request.pages), self.offline, first)
         second = await self.model.assess(replace(request, leads=verified), toolbox)
         return second.model_copy(update={"usage": first.usage.add(second.usage)})

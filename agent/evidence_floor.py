@@ -29,8 +29,10 @@ from functools import cache
 
 from agent.assessor import AssessmentRequest, Assessor
 from agent.injection import InjectionHit, detect_pages
+from agent.offline.snippets import same_pages
 from agent.verify import verify_findings
 from merchant_review.audit import AuditEvent, EventKind
+from merchant_review.pages import PageSnapshot
 from merchant_review.settings import Settings
 from merchant_review.taxonomy import Category
 from merchant_review.verdict import Assessment
@@ -59,7 +61,7 @@ class OfflineRun:
     between it takes this one instead of repeating it (the offline engine is a good part
     of a model review's CPU)."""
 
-    pages: int  # how many pages the request had (the model's fetches append to the list)
+    pages: tuple[PageSnapshot, ...]  # the request's pages then (a fetch appends to its list)
     engine: Assessor
     assessment: Assessment
 
@@ -67,11 +69,12 @@ class OfflineRun:
 def offline_assessment(request: AssessmentRequest, engine: Assessor) -> Assessment | None:
     """The cascade's offline assessment of this request, if `engine` would repeat it.
 
-    Only with no page added since, made by an engine configured as `engine` is (same
-    engine id, artefact included, and thresholds).
+    Only for the very pages it was made of (no page added since, nor a request derived
+    with other pages), by an engine configured as `engine` is (same engine id, artefact
+    included, and thresholds).
     """
     run = request.offline_run
-    if run is None or run.pages != len(request.pages):
+    if run is None or not same_pages(run.pages, request.pages):
         return None
     return run.assessment if _same_config(run.engine, engine) else None
 

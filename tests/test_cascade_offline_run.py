@@ -5,12 +5,13 @@ another review never gets it (agent/evidence_floor.py)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from agent.assessor import AssessmentRequest
 from agent.cascade import CascadeAssessor
-from agent.evidence_floor import apply_evidence_floor
+from agent.evidence_floor import apply_evidence_floor, offline_assessment
 from merchant_review.audit import MemoryAudit
-from merchant_review.pages import CrawlReport
+from merchant_review.pages import CrawlReport, PageSnapshot
 from merchant_review.settings import CascadeRoute, Settings
 from merchant_review.verdict import Assessment
 from tests.test_cascade import CORPUS, MODEL_ANSWER, PAGE, URL, Fixed, casino
@@ -67,3 +68,15 @@ async def test_a_request_of_another_review_runs_the_engine() -> None:
     assert other.offline_run is None
     await _floor(assessment, other, offline)
     assert len(offline.requests) == 2 and offline.requests[1] is other
+
+
+async def test_a_request_derived_with_other_pages_does_not_take_the_run() -> None:
+    """dataclasses.replace copies offline_run: it still belongs to the pages it was made of."""
+    cascade, offline = _cascade()
+    request = _request()
+    await cascade.assess(request, _toolbox(request))
+    clean = PageSnapshot(url=URL, requested_url=URL, status=200, title="Garden", text="Rakes.")
+    derived = replace(request, pages=[clean])  # as many pages, other ones
+    assert derived.offline_run is request.offline_run
+    assert offline_assessment(derived, offline) is None
+    assert offline_assessment(request, offline) is not None

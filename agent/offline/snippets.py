@@ -174,12 +174,14 @@ class SnippetMemo:
     def of(self, pages: Sequence[PageSnapshot]) -> SiteSnippets:
         """site_snippets(pages), cut once per state of the pages."""
         ok = tuple(page for page in pages if page.ok)
-        if self._snippets is None or not _same_pages(self._pages, ok):
+        if self._snippets is None or not same_pages(self._pages, ok):
             self._pages, self._snippets = ok, SiteSnippets(_site_snippets(list(ok)))
         return self._snippets
 
 
-def _same_pages(old: tuple[PageSnapshot, ...], new: tuple[PageSnapshot, ...]) -> bool:
+def same_pages(old: Sequence[PageSnapshot], new: Sequence[PageSnapshot]) -> bool:
+    """The very same page objects, in the same order (pages are not changed in place
+    once a review has them: a fetch appends a new one)."""
     return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
 
 
