@@ -182,6 +182,20 @@ def test_a_run_keeps_what_was_loaded_before_it_out_of_the_gc_and_hands_it_back(
         assert gc.get_freeze_count() == 0  # and collectable again once the run is over
 
 
+def test_a_run_in_a_process_frozen_already_leaves_the_freeze_to_its_owner(
+    database_url: str, tmp_path: Path
+) -> None:
+    with world(database_url, tmp_path, 2) as w:
+        engine = offline(w.settings)
+        run = service.create(w.settings, w.store, EVERYONE, engine, force=False)
+        gc.freeze()  # as a worker's prepare_worker_process does
+        try:
+            service.run_here(w.settings, w.store, run, engine)
+            assert gc.get_freeze_count() > 0  # the run did not unfreeze the owner's heap
+        finally:
+            gc.unfreeze()
+
+
 def test_a_run_killed_mid_review_resumes_with_no_merchant_lost_and_none_twice(
     database_url: str, tmp_path: Path
 ) -> None:

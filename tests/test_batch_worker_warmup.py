@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from celery import signals
 
 from agent.offline import indicators
 from merchant_review.batch import distributed, service
@@ -24,10 +25,12 @@ QUEUE_URL = "redis://127.0.0.1:1/0"  # never connected to: the worker is built, 
 
 @pytest.fixture
 def unfrozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The test process's heap unfrozen again, and the worker settings restored, after."""
+    """The test process's heap unfrozen again, the worker settings restored and the
+    worker_init handler disconnected, after (a later in-process worker must not freeze)."""
     monkeypatch.setattr(distributed, "_worker_settings", None)
     assert gc.get_freeze_count() == 0
     yield
+    signals.worker_init.disconnect(dispatch_uid=f"{distributed.TASK}.prepare")
     gc.unfreeze()
 
 

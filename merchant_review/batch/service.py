@@ -159,7 +159,11 @@ def freeze_loaded_heap() -> None:
 @contextlib.contextmanager
 def _frozen_heap() -> Iterator[None]:
     """The heap frozen while a local run lasts; unfreezing afterwards hands the frozen
-    objects back to the collector (the process may go on to other work)."""
+    objects back to the collector (the process may go on to other work). A heap frozen
+    already (a worker's, prepare_worker_process) is left as its owner froze it."""
+    if gc.get_freeze_count():
+        yield
+        return
     freeze_loaded_heap()
     try:
         yield
