@@ -16,7 +16,7 @@ import pytest
 from merchant_review.settings import CrawlSettings
 from tools import pinning
 from tools.crawler import make_client
-from tools.pinning import PinnedBackend, PinnedTransport, pinned_transport
+from tools.pinning import PinnedBackend, PinnedTransport
 
 LOCAL = ipaddress.ip_address("127.0.0.1")
 
@@ -74,7 +74,7 @@ async def settle() -> None:
 def client_for(
     pins: PinnedBackend, *, connections_per_host: int = 6, max_pools: int = 256
 ) -> tuple[httpx.AsyncClient, PinnedTransport]:
-    transport = pinned_transport(
+    transport = PinnedTransport(
         pins, connections_per_host=connections_per_host, max_pools=max_pools
     )
     return httpx.AsyncClient(transport=transport, timeout=5.0), transport
@@ -114,7 +114,7 @@ async def test_sites_sharing_an_override_origin_keep_apart() -> None:
             },
         )
         pins = PinnedBackend()
-        transport = pinned_transport(pins)
+        transport = PinnedTransport(pins)
         async with make_client(settings, transport=transport, pins=pins) as client:
             for name in ("shop-a.test", "shop-b.test", "shop-a.test"):
                 assert (await client.get(f"http://{name}/")).text == "ok"

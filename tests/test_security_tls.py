@@ -19,7 +19,7 @@ import pytest
 from evals.security.netspy import SpyBackend, fake_dns
 from merchant_review.settings import CrawlSettings
 from tools.crawler import fetch_page, make_client
-from tools.pinning import PinnedBackend, pinned_transport
+from tools.pinning import PinnedBackend, PinnedTransport
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 
@@ -74,7 +74,7 @@ async def fetch(certs: Path, host: str) -> tuple[str | None, list[tuple[str, int
     pins = PinnedBackend(spy)
     async for port in serve_tls(certs):
         with fake_dns({host: ["127.0.0.1"]}):
-            transport = pinned_transport(pins, ssl_context=trust)
+            transport = PinnedTransport(pins, ssl_context=trust)
             async with make_client(settings, transport=transport, pins=pins) as client:
                 page = await fetch_page(f"https://{host}:{port}/", settings, client=client,
                                         check_robots=False)  # fmt: skip

@@ -41,7 +41,7 @@ from tools.bodyread import ACCEPT_ENCODING, BodyError, looks_binary, read_limite
 from tools.extract import ExtractedPage, extract_page
 from tools.links import link_priority as link_priority
 from tools.netguard import BlockedDestination, GuardedTransport, UnresolvableHost, check_url
-from tools.pinning import PinnedBackend, pinned_transport
+from tools.pinning import PinnedBackend, PinnedTransport
 from tools.urls import dedupe_key as dedupe_key
 from tools.urls import origin_of
 from tools.urls import site_key as site_key
@@ -95,7 +95,7 @@ def make_client(
     if transport is None:
         pins = pins or PinnedBackend()
         # One small pool per site; no retries in httpcore: tenacity, below.
-        transport = pinned_transport(pins, connections_per_host=settings.connections_per_host)
+        transport = PinnedTransport(pins, connections_per_host=settings.connections_per_host)
     return httpx.AsyncClient(
         transport=GuardedTransport(settings, transport, pins),
         headers={

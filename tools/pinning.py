@@ -10,7 +10,7 @@ never the name. A host the guard did not approve is not dialled at all.
 URLs, the Host header and TLS (SNI and certificate checks name the logical host) are
 untouched: only the socket's destination is pinned.
 
-One client serves a whole batch run, so `pinned_transport` gives every site its own small
+One client serves a whole batch run, so `PinnedTransport` gives every site its own small
 httpcore pool (`OriginPools`) instead of one shared pool: httpcore's pool scans all of its
 connections and queued requests on every request, which with a hundred reviews in flight
 cost each request a pass over a hundred other sites' connections; a per-site cap also
@@ -358,7 +358,12 @@ def _default_ssl_context() -> ssl.SSLContext:
 
 
 class PinnedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport, sending through per-site pools over a `PinnedBackend`."""
+    """The crawler's network transport: httpx's own, sending through one small pool per
+    site over a `PinnedBackend`, which dials.
+
+    `ssl_context` replaces the default trust store (tests trust their own CA with it); all
+    pools share it. No retries in httpcore (the crawler retries with tenacity).
+    """
 
     def __init__(
         self,
@@ -378,20 +383,3 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         # (handle_async_request, aclose, __aenter__/__aexit__), so OriginPools stands in
         # for it while httpx keeps converting requests, responses and httpcore's errors.
         self._pool = self.pools  # type: ignore[assignment]
-
-
-def pinned_transport(
-    backend: PinnedBackend,
-    ssl_context: ssl.SSLContext | None = None,
-    *,
-    connections_per_host: int = CONNECTIONS_PER_HOST,
-    max_pools: int = MAX_ORIGIN_POOLS,
-) -> PinnedTransport:
-    """The crawler's network transport: `backend` dials, one small pool per site.
-
-    `ssl_context` replaces the default trust store (tests trust their own CA with it); all
-    pools share it. No retries in httpcore.
-    """
-    return PinnedTransport(
-        backend, ssl_context, connections_per_host=connections_per_host, max_pools=max_pools
-    )
