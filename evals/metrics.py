@@ -284,21 +284,25 @@ def _groupings(cases: Cases) -> dict[str, Callable[[CaseResult], str]]:
     return keys
 
 
-def group_scores(cases: Cases) -> dict[str, float | int]:
-    """The headline scores of one group of cases (for breakdowns)."""
+def group_scores(cases: Cases) -> dict[str, float | int | None]:
+    """The headline scores of one group of cases (for breakdowns).
+
+    A flag score the group cannot have is None, not 0 or 1: a group of lookalikes (all
+    expected approve) has no flag recall, and its one flagged case is its accuracy's miss.
+    """
     flags, categories = flag_counts(cases), category_counts(cases)
     return {
         "cases": len(cases),
         "decision_accuracy": decision_accuracy(cases),
-        "flag_precision": flags.precision,
-        "flag_recall": flags.recall,
+        "flag_precision": flags.precision if flags.tp + flags.fp else None,
+        "flag_recall": flags.recall if flags.tp + flags.fn else None,
         "category_f1": categories.f1,
     }
 
 
-def breakdowns(cases: Cases) -> dict[str, dict[str, dict[str, float | int]]]:
+def breakdowns(cases: Cases) -> dict[str, dict[str, dict[str, float | int | None]]]:
     """Headline scores per language and per tag value (tags with only empty values skipped)."""
-    result: dict[str, dict[str, dict[str, float | int]]] = {}
+    result: dict[str, dict[str, dict[str, float | int | None]]] = {}
     for name, key in _groupings(cases).items():
         groups: dict[str, list[CaseResult]] = {}
         for case in cases:

@@ -167,7 +167,8 @@ class EvalRunner:
             "case_id": case.case_id,
             "expected_decision": case.expected.decision,
             "expected_categories": case.expected.categories,
-            "tags": {"split": self.dataset.splits.get(case.case_id, "")},
+            "tags": self.dataset.tags(case),
+            "language": self.dataset.language(case),
         }
         try:
             verdict = await reviewer.review_merchant(case.merchant.merchant_id)

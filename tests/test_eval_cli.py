@@ -33,6 +33,11 @@ def test_eval_writes_the_contract_report_html_and_audits_each_case(env: Path) ->
     report = load_report(out)
     assert report["cases"] == 6 and report["engine"].startswith("offline")
     assert len(report["per_case"]) == 6
+    # The dev set's annotations slice the scores (by language, kind, placement...).
+    breakdowns = report["breakdowns"]
+    assert {"split", "language", "kind", "injection"} <= set(breakdowns)
+    assert sum(group["cases"] for group in breakdowns["kind"].values()) == 6
+    assert report["per_case"][0]["language"] == "de"  # dev-0001, an Austrian shop
     assert "<svg" in (env / "report.html").read_text()
     review_id = report["per_case"][0]["review_id"]
     shown = runner.invoke(app, ["show", review_id, "--json"])

@@ -194,4 +194,12 @@ def test_breakdowns_by_tag_and_language() -> None:
     assert result["split"]["test"]["decision_accuracy"] == 0.5
     assert result["language"]["en"]["decision_accuracy"] == 1.0
     assert result["language"]["de"]["flag_recall"] == 0.0
+    # "en" flagged one case rightly; a group with nothing flagged has no flag precision,
+    # one with no expected flag has no flag recall (shown as a dash, not 0 or 1).
+    assert result["language"]["en"]["flag_precision"] == 1.0
+    assert result["language"]["de"]["flag_precision"] is None
+    pair = [make_case("p", "approve", "approve", tags={"kind": "lookalike"}),
+            make_case("q", "approve", "escalate", tags={"kind": "lookalike"})]  # fmt: skip
+    lookalikes = metrics.breakdowns(pair)["kind"]["lookalike"]
+    assert lookalikes["flag_recall"] is None and lookalikes["decision_accuracy"] == 0.5
     assert metrics.breakdowns([make_case("x", "approve", "approve", tags={"split": ""})]) == {}
