@@ -18,7 +18,7 @@ from enum import Enum
 from threading import Lock
 
 from agent.offline.mentions import Mention, mention
-from agent.offline.regexgate import may_match, required_literals
+from agent.offline.regexgate import GateScan, required_literals
 from agent.offline.scoring import SnippetHit
 from agent.offline.snippets import SiteSnippets, Snippet
 from agent.offline.textmatch import PhraseIndex, fold_for_match, indicator_pattern, words
@@ -114,6 +114,7 @@ class CompiledCorpus:
             if not indicator.is_pattern:
                 self.phrases.add(number, indicator.text)
         self.unkeyed = tuple(n for n, i in enumerate(self.indicators) if i.is_pattern)
+        self.gates = GateScan([self.indicators[n].gate for n in self.unkeyed])
 
     def match(self, snippets: Sequence[Snippet]) -> Sequence[Mapping[int, Met]]:
         """For each snippet: the indicators met in it, with where and what they met.
@@ -152,11 +153,9 @@ class CompiledCorpus:
             starts.append(offset)
             offset += len(snippets[position].folded) + len(_PAGE_JOIN)
         joined = _PAGE_JOIN.join(snippets[position].folded for position in positions)
-        for number in self.unkeyed:
-            indicator = self.indicators[number]
-            if not may_match(indicator.gate, joined):
-                continue
-            for hit in indicator.pattern.finditer(joined):
+        for candidate in self.gates.candidates(joined):
+            number = self.unkeyed[candidate]
+            for hit in self.indicators[number].pattern.finditer(joined):
                 slot = bisect_right(starts, hit.start()) - 1
                 position, offset = positions[slot], starts[slot]
                 if hit.end() <= offset + len(snippets[position].folded):
