@@ -52,7 +52,9 @@ class PlantedEvidence(BaseModel):
 class PlantedInjection(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    id: str  # the string's id in evals/generate/data/injections.yaml
     method: str  # visible paragraph, HTML comment, hidden div, image alt, meta tag
+    page: str  # the site file it was planted in
 
 
 class Annotation(BaseModel):

@@ -59,7 +59,8 @@ def pick(rng: random.Random, lang: str) -> Injection:
     return rng.choice([i for i in injections() if i.lang == "en"])
 
 
-def _markup(method: Method, text: str) -> str:
+def markup(method: Method, text: str) -> str:
+    """The HTML an injection is planted as (evals/security/injection_ablation.py takes it out)."""
     safe = html.escape(text, quote=True)
     if method is Method.VISIBLE:
         return f'<p class="notice">{safe}</p>'
@@ -75,5 +76,4 @@ def _markup(method: Method, text: str) -> str:
 def apply(page: str, method: Method, text: str) -> str:
     """The page's HTML with the injection inserted (meta tags in the head, the rest in main)."""
     anchor = "</head>" if method is Method.META else "</main>"
-    markup = _markup(method, text)
-    return page.replace(anchor, f"{markup}\n{anchor}", 1)
+    return page.replace(anchor, f"{markup(method, text)}\n{anchor}", 1)
