@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from threading import Lock
 
 from agent.offline.mentions import Mention, mention
@@ -56,10 +57,10 @@ class Met:
 
 @dataclass(frozen=True)
 class Indicator:
-    """One distinct indicator, compiled, with every rule (and role) that lists it."""
+    """One distinct indicator, with every rule (and role) that lists it."""
 
     text: str  # as written in the rule
-    pattern: re.Pattern[str]
+    source: str  # its regular expression (agent/offline/textmatch.indicator_pattern)
     weight: float
     uses: tuple[tuple[int, Role], ...]  # (rule position, role) for every rule that lists it
     gate: frozenset[str] | None = None  # for a pattern: literals every match contains
@@ -67,6 +68,12 @@ class Indicator:
     @property
     def is_pattern(self) -> bool:
         return self.text.startswith("re:")
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """Compiled when first needed: a review meets few of the corpus's thousands of
+        indicators, and compiling all of them up front took most of the corpus's load."""
+        return re.compile(self.source)
 
 
 def _weight(indicator: str) -> float:
@@ -92,7 +99,7 @@ def _compile(rules: list[PolicyRule]) -> list[Indicator]:
     return [
         Indicator(
             text=texts[source],
-            pattern=re.compile(source),
+            source=source,
             weight=_weight(texts[source]),
             uses=tuple(used),
             gate=required_literals(source) if texts[source].startswith("re:") else None,
