@@ -1,4 +1,5 @@
-"""Gates of the `re:` indicators: one Aho-Corasick pass answers as a test per literal does."""
+"""Gates of the `re:` indicators: one Aho-Corasick pass answers as testing every literal of
+every requirement does, and a pattern runs only when each of its requirements is met."""
 
 from __future__ import annotations
 
@@ -6,29 +7,40 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.offline.indicators import compiled
-from agent.offline.regexgate import GateScan, may_match, required_literals
+from agent.offline.regexgate import Gate, GateScan, may_match_all, pattern_gate, required_literals
 from merchant_review.policy import load_corpus
-
-Gate = frozenset[str] | None
 
 
 def by_literal_tests(gates: list[Gate], text: str) -> list[int]:
-    return [number for number, gate in enumerate(gates) if may_match(gate, text)]
+    return [number for number, gate in enumerate(gates) if may_match_all(gate, text)]
 
 
 def test_overlapping_and_nested_literals_are_all_found() -> None:
-    gates: list[Gate] = [frozenset({"abc"}), frozenset({"bc"}), None, frozenset({"zz", "ab"})]
+    gates: list[Gate] = [
+        (frozenset({"abc"}),),
+        (frozenset({"bc"}),),
+        (),
+        (frozenset({"zz", "ab"}),),
+    ]
     assert GateScan(gates).candidates("xabcx") == [0, 1, 2, 3]
     assert GateScan(gates).candidates("nothing here") == [2]
-    assert GateScan([None, None]).candidates("") == [0, 1]  # no literal at all
+    assert GateScan([(), ()]).candidates("") == [0, 1]  # no literal at all
     assert GateScan([]).candidates("text") == []
 
 
+def test_every_requirement_must_be_met() -> None:
+    gate: Gate = (frozenset({"return", "profit"}), frozenset({"day", "hour"}))
+    scan = GateScan([gate])
+    assert scan.candidates("profits of 30% after one day") == [0]
+    assert scan.candidates("open every day of the week") == []  # "day" alone
+    assert scan.candidates("free returns within 30 days") == [0]
+
+
+literal_sets = st.frozensets(st.text("abc", min_size=1, max_size=3), min_size=1, max_size=3)
+
+
 @given(
-    st.lists(
-        st.one_of(st.none(), st.frozensets(st.text("abc", min_size=1, max_size=3), min_size=1)),
-        max_size=8,
-    ),
+    st.lists(st.lists(literal_sets, max_size=3).map(tuple), max_size=8),
     st.text("abcd ", max_size=40),
 )
 def test_the_scan_answers_as_testing_each_literal(gates: list[Gate], text: str) -> None:
@@ -38,11 +50,20 @@ def test_the_scan_answers_as_testing_each_literal(gates: list[Gate], text: str) 
 def test_the_corpus_gates_pass_the_same_patterns_on_a_page() -> None:
     corpus = compiled(load_corpus())
     gates = [corpus.indicators[number].gate for number in corpus.unkeyed]
-    assert all(gate is not None for gate in gates)  # every shipped pattern has a gate
-    page = "buy thc gummies, 25 mg thc each. d9 carts in stock. returns of 2% daily, 9mm"
+    assert all(gates)  # every shipped pattern has a gate
+    page = "buy thc gummies, 25 mg thc each. d9 carts in stock. returns of 20% after 7 days, 9mm"
     found = corpus.gates.candidates(page)
     assert found == by_literal_tests(gates, page)
     assert found  # the page names several gated patterns' literals
+
+
+def test_a_pattern_gate_holds_each_requirement_of_its_sequence() -> None:
+    gate = pattern_gate(r"\b(?:returns?|profits?)\s+of\s+\d+%\s+after\s+\d+\s+(?:days?|hours?)\b")
+    assert frozenset({"return", "profit"}) in gate
+    assert frozenset({"of"}) in gate and frozenset({"after"}) in gate
+    assert frozenset({"day", "hour"}) in gate
+    assert pattern_gate(r"(?:foo|\d+)") == ()  # nothing every match must contain
+    assert pattern_gate("(unclosed") == ()
 
 
 def test_required_literals_of_a_branch_need_every_alternative() -> None:

@@ -19,7 +19,7 @@ from functools import cached_property
 from threading import Lock
 
 from agent.offline.mentions import Mention, mention
-from agent.offline.regexgate import GateScan, required_literals
+from agent.offline.regexgate import Gate, GateScan, pattern_gate
 from agent.offline.scoring import SnippetHit
 from agent.offline.snippets import SiteSnippets, Snippet
 from agent.offline.textmatch import PhraseIndex, fold_for_match, indicator_pattern, words
@@ -63,7 +63,7 @@ class Indicator:
     source: str  # its regular expression (agent/offline/textmatch.indicator_pattern)
     weight: float
     uses: tuple[tuple[int, Role], ...]  # (rule position, role) for every rule that lists it
-    gate: frozenset[str] | None = None  # for a pattern: literals every match contains
+    gate: Gate = ()  # for a pattern: literal sets every match has one of each of
 
     @property
     def is_pattern(self) -> bool:
@@ -102,7 +102,7 @@ def _compile(rules: list[PolicyRule]) -> list[Indicator]:
             source=source,
             weight=_weight(texts[source]),
             uses=tuple(used),
-            gate=required_literals(source) if texts[source].startswith("re:") else None,
+            gate=pattern_gate(source) if texts[source].startswith("re:") else (),
         )
         for source, used in uses.items()
     ]
