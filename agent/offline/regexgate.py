@@ -35,14 +35,6 @@ _GROUPS = (sre.SUBPATTERN, sre.ATOMIC_GROUP)
 Gate = tuple[frozenset[str], ...]  # every set must have a literal in the text; () = ungated
 
 
-def required_literals(pattern: str) -> frozenset[str] | None:
-    """Case-folded strings one of which every match of `pattern` contains, or None."""
-    try:
-        return _sequence(list(sre_parse.parse(pattern)))
-    except (re.error, TypeError, ValueError, AttributeError, IndexError):
-        return None
-
-
 def pattern_gate(pattern: str) -> Gate:
     """Every requirement of `pattern`'s top-level sequence: a match contains a literal of
     each set. More sets, a sharper gate: "returns of 30% after 24 hours" needs "return"
@@ -97,22 +89,13 @@ def _quality(literals: frozenset[str]) -> tuple[int, int]:
     return min(len(literal) for literal in literals), -len(literals)
 
 
-def may_match(literals: frozenset[str] | None, text: str) -> bool:
-    """False only when the pattern certainly cannot match `text` (already case-folded)."""
-    return literals is None or any(literal in text for literal in literals)
-
-
-def may_match_all(gate: Gate, text: str) -> bool:
-    """False only when some requirement of the gate has no literal in `text`."""
-    return all(may_match(literals, text) for literals in gate)
-
-
 class GateScan:
     """Which of a set of gated patterns may match a text, found in one pass over it.
 
-    `gates[i]` is pattern i's gate (`pattern_gate`; () = ungated, always a candidate). The
-    answer equals `[i for i, g in enumerate(gates) if may_match_all(g, text)]`: every
-    occurrence of every literal is reported (overlapping ones too), so none is missed.
+    `gates[i]` is pattern i's gate (`pattern_gate`; () = ungated, always a candidate).
+    Pattern i is a candidate when each of its literal sets has a member that stands in the
+    text as a substring: every occurrence of every literal is reported (overlapping ones
+    too), so none is missed.
     """
 
     def __init__(self, gates: Sequence[Gate]) -> None:
