@@ -70,7 +70,7 @@ class OfflineAssessor:
         """The whole assessment, synchronously (it is CPU-bound and fast)."""
         pages = request.pages or request.crawl.pages
         snippets = request.snippet_memo.of(pages)
-        status = site_status(pages, list(snippets))
+        status = site_status(pages, snippets)
         hits = self.scorer.score(snippets, request.corpus)
         findings, evidence = build_findings(hits)
         if _rests_on_one_indicator(findings, evidence) and editorial_site(snippets):

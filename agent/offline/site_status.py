@@ -8,6 +8,7 @@ of a page or two): "new products coming soon" on a shop is an operating site.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -88,12 +89,12 @@ class StatusReport:
     content_words: int = 0
 
 
-def content_words(snippets: list[Snippet]) -> int:
+def content_words(snippets: Sequence[Snippet]) -> int:
     """Words of the snippets that are not English function words ("the", "our", "with")."""
     return sum(1 for s in snippets for w in words(s.folded) if w not in ENGLISH_STOP_WORDS)
 
 
-def _first_notice(pattern: re.Pattern[str], snippets: list[Snippet]) -> Snippet | None:
+def _first_notice(pattern: re.Pattern[str], snippets: Sequence[Snippet]) -> Snippet | None:
     """The first prominent or short snippet that says the site is parked / being built."""
     return next(
         (
@@ -114,7 +115,7 @@ def _unreachable_reason(pages: list[PageSnapshot]) -> str:
     return f"no page could be fetched ({first.url}: {why})"
 
 
-def site_status(pages: list[PageSnapshot], snippets: list[Snippet]) -> StatusReport:
+def site_status(pages: list[PageSnapshot], snippets: Sequence[Snippet]) -> StatusReport:
     """Classify the site from its pages and the snippets of its ok pages."""
     ok = [page for page in pages if page.ok]
     if not ok:
