@@ -54,9 +54,10 @@ def warm_process(settings: Settings) -> None:
 
 def warm_reviews(policy_dir: Path | None = None) -> None:
     """Import now what the first review would import (the review graph with LangGraph, the
-    crawler) and compile the corpus's indicators (agent/offline/indicators.py; every engine
-    matches them): about a second of CPU per process, the compiling 0.15 s of it, paid with
-    the engine's loading rather than as the run's first work."""
+    crawler) and index the corpus's indicators (agent/offline/indicators.py; every engine
+    matches them; each one's regular expression is compiled when a review first needs
+    it): about a second of CPU per process, the indexing 0.1-0.2 s of it, paid with the
+    engine's loading rather than as the run's first work."""
     import agent.graph  # noqa: F401
     import tools.crawler  # noqa: F401
     from agent.offline.indicators import compiled
